@@ -1,0 +1,4 @@
+//! Host entries: thin adapters from a host's calling convention to the core.
+
+#[cfg(feature = "wapc")]
+pub mod wapc;
