@@ -1,12 +1,85 @@
 //! imagegate policy core: which container images a Kubernetes cluster may run.
 //!
 //! The core is plain Rust with no I/O: it parses image references
-//! ([`reference`]), compiles settings once into a [`Policy`], walks the pod
-//! specs of an admission request and renders a verdict. The Kubewarden (waPC)
-//! entry in `entry/wapc.rs` is a thin adapter around [`validate`] and
-//! [`validate_settings`].
+//! ([`reference`](mod@reference)), compiles settings once into a [`Policy`]
+//! ([`settings`]), walks the pod specs of an admission request
+//! ([`workload`]), applies each rule ([`rules`]) and renders a
+//! [`Verdict`]. The Kubewarden (waPC) entry in `entry/wapc.rs` is a thin
+//! adapter around [`validate`] and [`validate_settings`].
+//!
+//! ```
+//! use imagegate_policy::{validate, validate_settings, capabilities::Offline};
+//!
+//! let settings = br#"{"registries": {"allow": ["ghcr.io"]}}"#;
+//! assert!(validate_settings(settings).valid);
+//!
+//! let payload = br#"{
+//!   "settings": {"registries": {"allow": ["ghcr.io"]}},
+//!   "request": {"uid": "1", "operation": "CREATE", "kind": {"kind": "Pod"},
+//!               "object": {"spec": {"containers": [{"name": "app", "image": "nginx:1.27"}]}}}
+//! }"#;
+//! let response = validate(payload, &Offline);
+//! assert!(!response.accepted);
+//! assert_eq!(
+//!     response.message.as_deref(),
+//!     Some(r#"1 image violation: spec.containers[0].image "nginx:1.27" (docker.io/library/nginx:1.27): registry docker.io is not trusted (trusted: ghcr.io) [source]"#)
+//! );
+//! ```
 
+pub mod capabilities;
+pub mod evaluate;
+mod json;
+pub mod matcher;
 pub mod reference;
+pub mod request;
+pub mod rules;
+pub mod settings;
+pub mod verdict;
+pub mod workload;
 
 #[cfg(all(feature = "wapc", target_arch = "wasm32"))]
 mod entry;
+
+pub use evaluate::{RequestError, evaluate};
+pub use json::ShapeError;
+pub use settings::{Policy, SettingsError, compile_cached};
+pub use verdict::{SettingsValidationResponse, ValidationResponse, Verdict, Violation};
+
+use capabilities::Capabilities;
+use request::{AdmissionRequest, ValidatePayload};
+
+/// Kubewarden's `validate`: `payload` is `{"request": ..., "settings": ...}`.
+/// Never fails: input the policy cannot read is rejected with a message.
+pub fn validate(payload: &[u8], capabilities: &dyn Capabilities) -> ValidationResponse {
+    let payload: ValidatePayload<'_> = match serde_json::from_slice(payload) {
+        Ok(p) => p,
+        Err(e) => return ValidationResponse::bad_request(format!("invalid request: {e}")),
+    };
+    let settings = payload.settings.map_or("null", |s| s.get());
+    let policy = match compile_cached(settings.as_bytes()) {
+        Ok(p) => p,
+        Err(e) => return ValidationResponse::bad_request(format!("invalid settings: {e}")),
+    };
+    let request = match AdmissionRequest::parse(payload.request) {
+        Ok(r) => r,
+        Err(e) => return ValidationResponse::bad_request(format!("invalid request: {e}")),
+    };
+    match evaluate(&policy, &request, capabilities) {
+        Ok(verdict) => verdict.into_response(),
+        Err(e) => ValidationResponse::bad_request(e.to_string()),
+    }
+}
+
+/// Kubewarden's `validate_settings`: `settings` is the settings object.
+pub fn validate_settings(settings: &[u8]) -> SettingsValidationResponse {
+    match compile_cached(settings) {
+        Ok(_) => SettingsValidationResponse {
+            valid: true,
+            message: None,
+        },
+        Err(e) => SettingsValidationResponse {
+            valid: false,
+            message: Some(e.to_string()),
+        },
+    }
+}

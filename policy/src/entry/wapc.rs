@@ -1,20 +1,44 @@
 //! The Kubewarden waPC entry: registers `validate`, `validate_settings` and
-//! `protocol_version`. Everything else lives in the core.
+//! `protocol_version`, and answers host lookups through Kubewarden's host
+//! calls. Everything else lives in the core.
 
 use kubewarden_policy_sdk::wapc_guest::{self as guest, CallResult};
+
+use crate::capabilities::{Capabilities, CapabilityError};
 
 /// Called by the waPC host after instantiation; registers the handlers.
 #[unsafe(no_mangle)]
 pub extern "C" fn wapc_init() {
     guest::register_function("validate", validate);
     guest::register_function("validate_settings", validate_settings);
-    guest::register_function("protocol_version", kubewarden_policy_sdk::protocol_version_guest);
+    guest::register_function(
+        "protocol_version",
+        kubewarden_policy_sdk::protocol_version_guest,
+    );
 }
 
-fn validate(_payload: &[u8]) -> CallResult {
-    Ok(br#"{"accepted":true}"#.to_vec())
+fn validate(payload: &[u8]) -> CallResult {
+    Ok(serde_json::to_vec(&crate::validate(payload, &HostCalls))?)
 }
 
-fn validate_settings(_payload: &[u8]) -> CallResult {
-    Ok(br#"{"valid":true}"#.to_vec())
+fn validate_settings(payload: &[u8]) -> CallResult {
+    Ok(serde_json::to_vec(&crate::validate_settings(payload))?)
+}
+
+/// Lookups answered by the Kubewarden host (`kubewarden/oci/...`).
+struct HostCalls;
+
+impl Capabilities for HostCalls {
+    fn manifest_digest(&self, image: &str) -> Result<String, CapabilityError> {
+        #[derive(serde::Deserialize)]
+        struct Answer {
+            digest: String,
+        }
+        let request = serde_json::to_vec(image).map_err(|e| CapabilityError(e.to_string()))?;
+        let answer = guest::host_call("kubewarden", "oci", "v1/manifest_digest", &request)
+            .map_err(|e| CapabilityError(e.to_string()))?;
+        serde_json::from_slice::<Answer>(&answer)
+            .map(|a| a.digest)
+            .map_err(|e| CapabilityError(format!("the host's answer is not a digest: {e}")))
+    }
 }

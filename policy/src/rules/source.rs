@@ -1,0 +1,219 @@
+//! Rule `source` (SPEC 2.4): trusted registries, repositories and images.
+//!
+//! **What it checks:** every allow and reject entry that matches an image is
+//! collected; the most specific one decides (image > repository > registry,
+//! longer repository > shorter, exact > wildcard), and reject wins a tie.
+//! When nothing matches, the image is rejected if any allow list is non-empty.
+//!
+//! **Which bypasses it closes:** entries are matched against the parsed,
+//! normalized reference, never the raw string, so `ghcr.io/org` does not admit
+//! `ghcr.io/org-evil/x`, `nginx` does not admit `evil.io/library/nginx`, and
+//! `registry-1.docker.io/...` is Docker Hub.
+
+use crate::matcher::image::ImagePattern;
+use crate::matcher::registry::{RegistryNames, RegistryPattern};
+use crate::matcher::repository::RepositoryPattern;
+use crate::matcher::specificity::Specificity;
+use crate::reference::Reference;
+
+/// How many allow entries a "not trusted" message lists before "and N more".
+const LISTED_TRUSTED: usize = 10;
+
+/// One allow or reject entry of `registries`, `repositories` or `images`.
+#[derive(Debug, Clone)]
+pub struct SourceEntry {
+    matcher: EntryMatcher,
+    allow: bool,
+    /// Where it came from, e.g. `registries.allow[0]`.
+    origin: String,
+    /// The entry as written.
+    text: String,
+    specificity: Specificity,
+}
+
+#[derive(Debug, Clone)]
+enum EntryMatcher {
+    Registry(RegistryPattern),
+    Repository(RepositoryPattern),
+    Image(ImagePattern),
+}
+
+impl SourceEntry {
+    /// A `registries.allow|reject` entry.
+    pub fn registry(p: RegistryPattern, allow: bool, origin: String, text: &str) -> SourceEntry {
+        let specificity = Specificity::registry(p.is_exact());
+        SourceEntry::new(EntryMatcher::Registry(p), allow, origin, text, specificity)
+    }
+
+    /// A `repositories.allow|reject` entry.
+    pub fn repository(
+        p: RepositoryPattern,
+        allow: bool,
+        origin: String,
+        text: &str,
+    ) -> SourceEntry {
+        let specificity = Specificity::repository(p.depth(), p.is_exact());
+        SourceEntry::new(
+            EntryMatcher::Repository(p),
+            allow,
+            origin,
+            text,
+            specificity,
+        )
+    }
+
+    /// An `images.allow|reject` entry.
+    pub fn image(p: ImagePattern, allow: bool, origin: String, text: &str) -> SourceEntry {
+        let specificity = Specificity::image(p.selector());
+        SourceEntry::new(EntryMatcher::Image(p), allow, origin, text, specificity)
+    }
+
+    fn new(
+        matcher: EntryMatcher,
+        allow: bool,
+        origin: String,
+        text: &str,
+        specificity: Specificity,
+    ) -> SourceEntry {
+        SourceEntry {
+            matcher,
+            allow,
+            origin,
+            text: text.to_owned(),
+            specificity,
+        }
+    }
+
+    fn matches(&self, names: &RegistryNames<'_>, image: &Reference) -> bool {
+        match &self.matcher {
+            EntryMatcher::Registry(p) => p.matches(names),
+            EntryMatcher::Repository(p) => p.matches(names, image.path()),
+            EntryMatcher::Image(p) => p.matches(names, image),
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{} {}",
+            self.origin,
+            serde_json::Value::String(self.text.clone())
+        )
+    }
+}
+
+/// The compiled `registries`, `repositories` and `images` lists.
+#[derive(Debug, Clone, Default)]
+pub struct SourceRules {
+    entries: Vec<SourceEntry>,
+    /// Any allow list is non-empty: unmatched images are rejected.
+    has_allow: bool,
+    /// Only `registries.allow` is non-empty among the allow lists.
+    registries_only: bool,
+    /// The allow entries, listed for "not trusted" messages.
+    trusted: String,
+}
+
+impl SourceRules {
+    /// Builds the rules from every entry, in settings order.
+    pub fn new(entries: Vec<SourceEntry>) -> SourceRules {
+        let allows: Vec<&SourceEntry> = entries.iter().filter(|e| e.allow).collect();
+        let registries_only = allows
+            .iter()
+            .all(|e| matches!(e.matcher, EntryMatcher::Registry(_)));
+        let trusted = if registries_only {
+            list_trusted(allows.iter().map(|e| e.text.as_str()))
+        } else {
+            let group = |name: &str, pick: fn(&EntryMatcher) -> bool| {
+                let items: Vec<&str> = allows
+                    .iter()
+                    .filter(|e| pick(&e.matcher))
+                    .map(|e| e.text.as_str())
+                    .collect();
+                (!items.is_empty()).then(|| format!("{name} {}", list_trusted(items.into_iter())))
+            };
+            [
+                group("registries", |m| matches!(m, EntryMatcher::Registry(_))),
+                group("repositories", |m| matches!(m, EntryMatcher::Repository(_))),
+                group("images", |m| matches!(m, EntryMatcher::Image(_))),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join("; ")
+        };
+        SourceRules {
+            has_allow: !allows.is_empty(),
+            registries_only,
+            trusted,
+            entries,
+        }
+    }
+
+    /// Decides one image; `None` when it is accepted, else the reason.
+    pub fn decide(&self, names: &RegistryNames<'_>, image: &Reference) -> Option<String> {
+        let mut best_allow: Option<&SourceEntry> = None;
+        let mut best_reject: Option<&SourceEntry> = None;
+        for entry in self.entries.iter().filter(|e| e.matches(names, image)) {
+            let best = if entry.allow {
+                &mut best_allow
+            } else {
+                &mut best_reject
+            };
+            // Keep the first of equally specific entries: settings order.
+            if best.is_none_or(|b| entry.specificity > b.specificity) {
+                *best = Some(entry);
+            }
+        }
+        match (best_allow, best_reject) {
+            (allow, Some(reject)) if allow.is_none_or(|a| reject.specificity >= a.specificity) => {
+                let subject = match reject.matcher {
+                    EntryMatcher::Registry(_) => format!("registry {}", image.domain()),
+                    EntryMatcher::Repository(_) => {
+                        format!("repository {}/{}", image.domain(), image.path())
+                    }
+                    EntryMatcher::Image(_) => "image".to_owned(),
+                };
+                let tie = match allow {
+                    Some(a) if a.specificity == reject.specificity => {
+                        format!(" (it also matches {}; reject wins a tie)", a.describe())
+                    }
+                    _ => String::new(),
+                };
+                Some(format!(
+                    "{subject} is rejected by {}{tie}",
+                    reject.describe()
+                ))
+            }
+            (Some(_), _) => None,
+            (None, _) if self.has_allow => Some(if self.registries_only {
+                format!(
+                    "registry {} is not trusted (trusted: {})",
+                    image.domain(),
+                    self.trusted
+                )
+            } else {
+                format!(
+                    "repository {}/{} is not trusted (trusted: {})",
+                    image.domain(),
+                    image.path(),
+                    self.trusted
+                )
+            }),
+            (None, _) => None,
+        }
+    }
+}
+
+fn list_trusted<'a>(items: impl Iterator<Item = &'a str>) -> String {
+    let items: Vec<&str> = items.collect();
+    let mut out = items
+        .iter()
+        .take(LISTED_TRUSTED)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if items.len() > LISTED_TRUSTED {
+        out.push_str(&format!(" and {} more", items.len() - LISTED_TRUSTED));
+    }
+    out
+}

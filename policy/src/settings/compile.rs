@@ -1,0 +1,384 @@
+//! Compiling settings: from the JSON the user wrote to a [`Policy`], with
+//! every problem collected (and a key path for each) instead of stopping at
+//! the first.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+
+use crate::matcher::image::ImagePattern;
+use crate::matcher::registry::{RegistryPattern, parse_alias};
+use crate::matcher::repository::RepositoryPattern;
+use crate::matcher::tag::TagPattern;
+use crate::rules::source::{SourceEntry, SourceRules};
+use crate::rules::tag::{TagEntry, TagRules};
+use crate::rules::{Action, RuleId};
+use crate::settings::raw::{Reader, child, index};
+use crate::settings::{DigestRules, Policy, SettingsError, ShortNames};
+
+const TOP_KEYS: &[&str] = &[
+    "registries",
+    "repositories",
+    "images",
+    "registryAliases",
+    "shortNames",
+    "tags",
+    "digests",
+    "pullPolicy",
+    "imageMetadata",
+    "exemptImages",
+    "actions",
+];
+const LIST_KEYS: &[&str] = &["allow", "reject"];
+const TAG_KEYS: &[&str] = &[
+    "allow",
+    "reject",
+    "allowRegex",
+    "rejectRegex",
+    "requireExplicit",
+];
+const DIGEST_KEYS: &[&str] = &["require", "resolve"];
+const PULL_POLICY_KEYS: &[&str] = &[
+    "requireExplicit",
+    "allow",
+    "alwaysForUnpinned",
+    "enforceAlways",
+];
+const METADATA_KEYS: &[&str] = &[
+    "rejectAnnotations",
+    "rejectLabels",
+    "requireLabels",
+    "skipOnResolutionFailure",
+];
+const PULL_POLICIES: &[&str] = &["Always", "IfNotPresent", "Never"];
+const RESOLVE_MODES: &[&str] = &["Never", "AttemptRewrite", "Required"];
+const NOT_YET: &str = "is not supported by this version of imagegate yet";
+
+/// Compiles a settings value (an object, or `null` for none).
+pub fn compile(settings: &Value) -> Result<Policy, SettingsError> {
+    let mut r = Reader::default();
+    let mut policy = Policy::default();
+    let empty = Map::new();
+    let top = match settings {
+        Value::Null => &empty,
+        Value::Object(_) => r.object(Some(settings), "", TOP_KEYS).unwrap_or(&empty),
+        _ => {
+            return Err(SettingsError {
+                problems: vec![crate::settings::SettingsProblem {
+                    path: String::new(),
+                    entry: None,
+                    problem: "settings must be a JSON object".into(),
+                }],
+            });
+        }
+    };
+
+    let mut entries = Vec::new();
+    read_registries(&mut r, top.get("registries"), &mut entries);
+    read_list(
+        &mut r,
+        top.get("repositories"),
+        "repositories",
+        &mut entries,
+        |text, allow, origin| {
+            RepositoryPattern::parse(text).map(|p| {
+                (
+                    p.canonical().to_owned(),
+                    SourceEntry::repository(p, allow, origin, text),
+                )
+            })
+        },
+    );
+    read_list(
+        &mut r,
+        top.get("images"),
+        "images",
+        &mut entries,
+        |text, allow, origin| {
+            ImagePattern::parse(text).map(|p| {
+                (
+                    p.canonical().to_owned(),
+                    SourceEntry::image(p, allow, origin, text),
+                )
+            })
+        },
+    );
+    policy.source = SourceRules::new(entries);
+
+    for (i, group) in r
+        .list(top.get("registryAliases"), "registryAliases")
+        .iter()
+        .enumerate()
+    {
+        let path = index("registryAliases", i);
+        let mut names = Vec::new();
+        for (j, name) in r.strings(Some(group), &path) {
+            match parse_alias(name) {
+                Ok(n) => names.push(n),
+                Err(e) => r.problem(&index(&path, j), Some(name), e),
+            }
+        }
+        policy.aliases.add_group(names);
+    }
+
+    if r.one_of(top.get("shortNames"), "shortNames", &["allow", "reject"]) == Some("reject") {
+        policy.short_names = ShortNames::Reject;
+    }
+    policy.tags = read_tags(&mut r, top.get("tags"));
+    policy.digests = read_digests(&mut r, top.get("digests"));
+    read_pull_policy(&mut r, top.get("pullPolicy"));
+    read_image_metadata(&mut r, top.get("imageMetadata"));
+
+    for (i, text) in r.strings(top.get("exemptImages"), "exemptImages") {
+        match ImagePattern::parse(text) {
+            Ok(p) => policy.exempt.push(p),
+            Err(e) => r.problem(&index("exemptImages", i), Some(text), e),
+        }
+    }
+
+    let rule_ids: Vec<&str> = RuleId::ALL.iter().map(|r| r.as_str()).collect();
+    if let Some(actions) = r.object(top.get("actions"), "actions", &rule_ids) {
+        for rule in RuleId::ALL {
+            let path = child("actions", rule.as_str());
+            match r.one_of(actions.get(rule.as_str()), &path, &["deny", "warn"]) {
+                Some("warn") if rule == RuleId::Reference => r.problem(
+                    &path,
+                    Some("warn"),
+                    "the reference rule always denies: an image that does not parse cannot be checked by any other rule",
+                ),
+                Some("warn") => policy.actions.set(rule, Action::Warn),
+                _ => {}
+            }
+        }
+    }
+
+    let problems = r.into_problems();
+    if problems.is_empty() {
+        Ok(policy)
+    } else {
+        Err(SettingsError { problems })
+    }
+}
+
+/// `registries.allow|reject`: strings, or `{domainName, insecure}` objects.
+fn read_registries(r: &mut Reader, value: Option<&Value>, entries: &mut Vec<SourceEntry>) {
+    let Some(lists) = r.object(value, "registries", LIST_KEYS) else {
+        return;
+    };
+    let mut allowed: HashMap<String, String> = HashMap::new();
+    for (key, allow) in [("allow", true), ("reject", false)] {
+        let path = child("registries", key);
+        for (i, item) in r.list(lists.get(key), &path).iter().enumerate() {
+            let origin = index(&path, i);
+            let (text, insecure) = match item {
+                Value::String(s) => (s.as_str(), false),
+                Value::Object(_) => {
+                    let Some(obj) = r.object(Some(item), &origin, &["domainName", "insecure"])
+                    else {
+                        continue;
+                    };
+                    let insecure = r.bool(obj.get("insecure"), &child(&origin, "insecure"));
+                    match r.string(obj.get("domainName"), &child(&origin, "domainName")) {
+                        Some(s) => (s, insecure),
+                        None => {
+                            r.problem(&origin, None, "an object entry needs \"domainName\"");
+                            continue;
+                        }
+                    }
+                }
+                _ => {
+                    r.problem(
+                        &origin,
+                        None,
+                        "expected a registry name or {domainName, insecure}",
+                    );
+                    continue;
+                }
+            };
+            match RegistryPattern::parse(text, insecure) {
+                Ok(p) => {
+                    let canonical = p.canonical();
+                    if !conflict(r, &mut allowed, canonical, allow, &origin, text, "registry") {
+                        entries.push(SourceEntry::registry(p, allow, origin, text));
+                    }
+                }
+                Err(e) => r.problem(&origin, Some(text), e),
+            }
+        }
+    }
+}
+
+/// `repositories` or `images`: allow and reject lists of strings.
+fn read_list(
+    r: &mut Reader,
+    value: Option<&Value>,
+    name: &str,
+    entries: &mut Vec<SourceEntry>,
+    parse: impl Fn(&str, bool, String) -> Result<(String, SourceEntry), String>,
+) {
+    let Some(lists) = r.object(value, name, LIST_KEYS) else {
+        return;
+    };
+    let what = if name == "images" {
+        "image"
+    } else {
+        "repository"
+    };
+    let mut allowed: HashMap<String, String> = HashMap::new();
+    for (key, allow) in [("allow", true), ("reject", false)] {
+        let path = child(name, key);
+        for (i, text) in r.strings(lists.get(key), &path) {
+            let origin = index(&path, i);
+            match parse(text, allow, origin.clone()) {
+                Ok((canonical, entry)) => {
+                    if !conflict(r, &mut allowed, canonical, allow, &origin, text, what) {
+                        entries.push(entry);
+                    }
+                }
+                Err(e) => r.problem(&origin, Some(text), e),
+            }
+        }
+    }
+}
+
+/// Records allow entries by their normalized text; a reject entry equal to
+/// one of them is a problem (it could never decide anything sensibly).
+fn conflict(
+    r: &mut Reader,
+    allowed: &mut HashMap<String, String>,
+    canonical: String,
+    allow: bool,
+    origin: &str,
+    text: &str,
+    what: &str,
+) -> bool {
+    if allow {
+        allowed
+            .entry(canonical)
+            .or_insert_with(|| format!("{origin} {}", Value::String(text.to_owned())));
+        return false;
+    }
+    match allowed.get(&canonical) {
+        Some(other) => {
+            r.problem(
+                origin,
+                Some(text),
+                format!("the same {what} as {other} ({canonical}); an entry cannot be both allowed and rejected"),
+            );
+            true
+        }
+        None => false,
+    }
+}
+
+fn read_tags(r: &mut Reader, value: Option<&Value>) -> TagRules {
+    let mut rules = TagRules::default();
+    let Some(tags) = r.object(value, "tags", TAG_KEYS) else {
+        return rules;
+    };
+    for (key, allow, regex) in [
+        ("allow", true, false),
+        ("reject", false, false),
+        ("allowRegex", true, true),
+        ("rejectRegex", false, true),
+    ] {
+        let path = child("tags", key);
+        for (i, text) in r.strings(tags.get(key), &path) {
+            let compiled = if regex {
+                TagPattern::regex(text)
+            } else {
+                TagPattern::glob(text)
+            };
+            match compiled {
+                Ok(pattern) => {
+                    let entry = TagEntry {
+                        pattern,
+                        text: text.to_owned(),
+                    };
+                    if allow {
+                        rules.allow.push(entry);
+                    } else {
+                        rules.reject.push(entry);
+                    }
+                }
+                Err(e) => r.problem(&index(&path, i), Some(text), e),
+            }
+        }
+    }
+    rules.require_explicit = r.bool(tags.get("requireExplicit"), "tags.requireExplicit");
+    rules
+}
+
+fn read_digests(r: &mut Reader, value: Option<&Value>) -> DigestRules {
+    let mut rules = DigestRules::default();
+    let Some(digests) = r.object(value, "digests", DIGEST_KEYS) else {
+        return rules;
+    };
+    rules.require = r.bool(digests.get("require"), "digests.require");
+    if let Some(mode @ ("AttemptRewrite" | "Required")) =
+        r.one_of(digests.get("resolve"), "digests.resolve", RESOLVE_MODES)
+    {
+        r.problem(
+            "digests.resolve",
+            Some(mode),
+            format!("resolving tags to digests {NOT_YET}"),
+        );
+    }
+    rules
+}
+
+/// Read and checked so typos are caught; the rules themselves come with the
+/// pull-policy work, and until then any non-default value is refused rather
+/// than silently ignored.
+fn read_pull_policy(r: &mut Reader, value: Option<&Value>) {
+    let Some(pp) = r.object(value, "pullPolicy", PULL_POLICY_KEYS) else {
+        return;
+    };
+    let mut used = false;
+    for key in ["requireExplicit", "alwaysForUnpinned", "enforceAlways"] {
+        used |= r.bool(pp.get(key), &child("pullPolicy", key));
+    }
+    for (i, text) in r.strings(pp.get("allow"), "pullPolicy.allow") {
+        used = true;
+        if !PULL_POLICIES.contains(&text) {
+            let hint = crate::settings::raw::suggest(text, PULL_POLICIES)
+                .map(|s| format!(" (did you mean \"{s}\"?)"))
+                .unwrap_or_default();
+            r.problem(
+                &index("pullPolicy.allow", i),
+                Some(text),
+                format!("must be one of {}{hint}", PULL_POLICIES.join(", ")),
+            );
+        }
+    }
+    if used {
+        r.problem(
+            "pullPolicy",
+            None,
+            format!("the pullPolicy rules {NOT_YET}"),
+        );
+    }
+}
+
+/// Read and checked like `pullPolicy`; refused while unimplemented.
+fn read_image_metadata(r: &mut Reader, value: Option<&Value>) {
+    let Some(md) = r.object(value, "imageMetadata", METADATA_KEYS) else {
+        return;
+    };
+    let mut used = r.bool(
+        md.get("skipOnResolutionFailure"),
+        "imageMetadata.skipOnResolutionFailure",
+    );
+    for key in ["rejectAnnotations", "rejectLabels", "requireLabels"] {
+        used |= !r
+            .string_map(md.get(key), &child("imageMetadata", key))
+            .is_empty();
+    }
+    if used {
+        r.problem(
+            "imageMetadata",
+            None,
+            format!("the imageMetadata rules {NOT_YET}"),
+        );
+    }
+}

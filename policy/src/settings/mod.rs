@@ -1,0 +1,130 @@
+//! Settings: read as written (`raw`), then compiled once into a [`Policy`]
+//! (`compile`) that holds parsed patterns ready to match.
+//!
+//! Kubewarden sends the settings with every request and policy-server runs
+//! every request in a fresh instance, so compiling must be cheap: no regex
+//! unless the user wrote one, no global tables. Hosts that reuse an instance
+//! also get [`compile_cached`], which keeps the last compiled settings keyed
+//! by their bytes.
+
+mod compile;
+mod raw;
+
+use std::cell::RefCell;
+use std::fmt;
+use std::rc::Rc;
+
+use crate::matcher::image::ImagePattern;
+use crate::matcher::registry::Aliases;
+use crate::rules::Actions;
+use crate::rules::source::SourceRules;
+use crate::rules::tag::TagRules;
+
+pub use compile::compile;
+
+/// One problem in the settings, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingsProblem {
+    /// Key path, e.g. `registries.allow[1]`; empty for the top level.
+    pub path: String,
+    /// The offending entry as written, when there is one.
+    pub entry: Option<String>,
+    /// What is wrong, and how to fix it where we can tell.
+    pub problem: String,
+}
+
+impl fmt::Display for SettingsProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.path.is_empty() {
+            f.write_str(&self.path)?;
+            if let Some(entry) = &self.entry {
+                write!(f, " {}", serde_json::Value::String(entry.clone()))?;
+            }
+            f.write_str(": ")?;
+        }
+        f.write_str(&self.problem)
+    }
+}
+
+/// Every problem found in a settings object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingsError {
+    /// The problems, in the order the settings were read.
+    pub problems: Vec<SettingsProblem>,
+}
+
+impl fmt::Display for SettingsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.problems.len();
+        write!(f, "{n} settings problem{}: ", if n == 1 { "" } else { "s" })?;
+        for (i, p) in self.problems.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for SettingsError {}
+
+/// `shortNames`: what to do with images that name no registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ShortNames {
+    /// Docker Hub is implied, as containerd does (the default).
+    #[default]
+    Allow,
+    /// The image must name its registry (CRI-O may resolve short names elsewhere).
+    Reject,
+}
+
+/// `digests`: pinning rules.
+#[derive(Debug, Clone, Default)]
+pub struct DigestRules {
+    /// Every image must be pinned.
+    pub require: bool,
+}
+
+/// Compiled settings: everything the rules need, parsed once.
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    pub(crate) source: SourceRules,
+    pub(crate) aliases: Aliases,
+    pub(crate) short_names: ShortNames,
+    pub(crate) tags: TagRules,
+    pub(crate) digests: DigestRules,
+    pub(crate) exempt: Vec<ImagePattern>,
+    pub(crate) actions: Actions,
+}
+
+thread_local! {
+    /// The last settings compiled in this instance, keyed by their bytes.
+    static LAST: RefCell<Option<(Vec<u8>, Rc<Policy>)>> = const { RefCell::new(None) };
+}
+
+/// Compiles settings from their JSON bytes, reusing the last compiled policy
+/// when the bytes are the same.
+pub fn compile_cached(bytes: &[u8]) -> Result<Rc<Policy>, SettingsError> {
+    if let Some(hit) = LAST.with_borrow(|last| match last {
+        Some((key, policy)) if key.as_slice() == bytes => Some(Rc::clone(policy)),
+        _ => None,
+    }) {
+        return Ok(hit);
+    }
+    let policy = Rc::new(compile_bytes(bytes)?);
+    LAST.set(Some((bytes.to_vec(), Rc::clone(&policy))));
+    Ok(policy)
+}
+
+/// Compiles settings from JSON bytes (a JSON object, or `null` for none).
+pub fn compile_bytes(bytes: &[u8]) -> Result<Policy, SettingsError> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| SettingsError {
+        problems: vec![SettingsProblem {
+            path: String::new(),
+            entry: None,
+            problem: format!("settings are not valid JSON: {e}"),
+        }],
+    })?;
+    compile(&value)
+}

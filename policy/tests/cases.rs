@@ -1,0 +1,108 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+//! Runs every `testdata/cases/*.json` case through the native core.
+//!
+//! The same files are run through `policy.wasm` by `host/tests/cases.rs`
+//! and by the bats suite, with identical expectations: one fixture, every
+//! host. After a deliberate change of behaviour, regenerate the expectations
+//! with `IMAGEGATE_BLESS=1 cargo test -p imagegate-policy --test cases` and
+//! review the diff.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use imagegate_policy::capabilities::Offline;
+use serde_json::{Value, json};
+
+fn testdata() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata")
+}
+
+/// The admission request a case describes, as `imagegate run` builds it:
+/// a fixture file, or a plain object (or a one-container Pod for `image`)
+/// wrapped as a CREATE request.
+fn request_of(case: &Value) -> Value {
+    if let Some(file) = case["request"].as_str() {
+        let text = fs::read_to_string(testdata().join("requests").join(file))
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+        return if v["kind"] == "AdmissionReview" {
+            v["request"].clone()
+        } else {
+            v
+        };
+    }
+    let object = if let Some(image) = case.get("image") {
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "app", "namespace": "default"},
+               "spec": {"containers": [{"name": "app", "image": image}]}})
+    } else {
+        case["object"].clone()
+    };
+    let (group, version) = match object["apiVersion"]
+        .as_str()
+        .unwrap_or("v1")
+        .split_once('/')
+    {
+        Some((g, v)) => (g.to_owned(), v.to_owned()),
+        None => (
+            String::new(),
+            object["apiVersion"].as_str().unwrap_or("v1").to_owned(),
+        ),
+    };
+    json!({"uid": "imagegate-run", "kind": {"group": group, "version": version, "kind": object["kind"]},
+           "operation": "CREATE", "object": object})
+}
+
+#[test]
+fn cases() {
+    let bless = std::env::var_os("IMAGEGATE_BLESS").is_some();
+    let mut files: Vec<PathBuf> = fs::read_dir(testdata().join("cases"))
+        .expect("testdata/cases")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    assert!(
+        files.len() > 20,
+        "expected the case table, found {} files",
+        files.len()
+    );
+    let mut failures = Vec::new();
+    for file in &files {
+        let text = fs::read_to_string(file).expect("case");
+        let mut case: Value =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let payload = json!({"request": request_of(&case), "settings": case["settings"]});
+        let bytes = serde_json::to_vec(&payload).expect("payload");
+        let response = imagegate_policy::validate(&bytes, &Offline);
+        let got = json!({
+            "allowed": response.accepted,
+            "message": response.message,
+            "warnings": response.warnings.unwrap_or_default(),
+        });
+        let expected = &case["expect"];
+        let same = expected["allowed"] == got["allowed"]
+            && expected["message"] == got["message"]
+            && expected.get("warnings").cloned().unwrap_or(json!([])) == got["warnings"];
+        if bless && !same {
+            case["expect"] = got;
+            let mut out = serde_json::to_string_pretty(&case).expect("json");
+            out.push('\n');
+            fs::write(file, out).expect("write");
+        } else if !same {
+            failures.push(format!(
+                "{}:\n  expected {}\n       got {}",
+                file.display(),
+                expected,
+                got
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ:\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n")
+    );
+}
