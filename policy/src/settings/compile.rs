@@ -382,3 +382,145 @@ fn read_image_metadata(r: &mut Reader, value: Option<&Value>) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn problems(settings: Value) -> Vec<String> {
+        match compile(&settings) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.problems.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn empty_and_null_settings_are_valid() {
+        assert!(problems(json!({})).is_empty());
+        assert!(problems(Value::Null).is_empty());
+        assert!(problems(json!({"registries": null, "tags": {"reject": null}})).is_empty());
+    }
+
+    #[test]
+    fn settings_must_be_an_object() {
+        assert_eq!(problems(json!([1])), vec!["settings must be a JSON object"]);
+        assert_eq!(problems(json!("x")), vec!["settings must be a JSON object"]);
+    }
+
+    #[test]
+    fn trusted_repos_policy_settings_are_accepted() {
+        let trp = json!({
+            "registries": {"allow": ["registry.k8s.io"], "reject": []},
+            "images": {"allow": ["busybox:1.36"], "reject": ["nginx:latest"]},
+            "tags": {"reject": ["latest"]}
+        });
+        assert!(problems(trp).is_empty());
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_path() {
+        let found = problems(json!({
+            "registry": {},
+            "registries": {"allow": ["ghcr.io", 5, "https://quay.io"], "alow": []},
+            "tags": {"allowRegex": ["("], "requireExplicit": "yes"},
+            "shortNames": "deny",
+            "actions": {"reference": "warn", "source": "block", "tags": "warn"}
+        }));
+        assert_eq!(
+            found,
+            vec![
+                r#"unknown key "registry" (did you mean "registries"?)"#,
+                r#"registries: unknown key "alow" (did you mean "allow"?)"#,
+                "registries.allow[1]: expected a registry name or {domainName, insecure}",
+                r#"registries.allow[2] "https://quay.io": write the registry without the https:// scheme, e.g. "quay.io""#,
+                r#"shortNames "deny": must be one of allow, reject"#,
+                "tags.allowRegex[0] \"(\": invalid regular expression: found open group without closing ')'",
+                "tags.requireExplicit: expected true or false, found the string \"yes\"",
+                r#"actions: unknown key "tags" (did you mean "tag"?)"#,
+                "actions.reference \"warn\": the reference rule always denies: an image that does not parse cannot be checked by any other rule",
+                r#"actions.source "block": must be one of deny, warn"#,
+            ]
+        );
+    }
+
+    #[test]
+    fn the_same_entry_in_allow_and_reject_is_a_problem_after_normalization() {
+        let found = problems(json!({
+            "registries": {"allow": ["docker.io"], "reject": ["INDEX.docker.io"]},
+            "repositories": {"allow": ["nginx"], "reject": ["docker.io/library/nginx"]},
+            "images": {"allow": ["busybox:1.36"], "reject": ["registry-1.docker.io/library/busybox:1.36"]}
+        }));
+        assert_eq!(found.len(), 3, "{found:?}");
+        assert!(found[0].starts_with(r#"registries.reject[0] "INDEX.docker.io": the same registry as registries.allow[0] "docker.io""#), "{}", found[0]);
+        assert!(found[1].starts_with(r#"repositories.reject[0] "docker.io/library/nginx": the same repository as repositories.allow[0] "nginx""#), "{}", found[1]);
+        assert!(found[2].starts_with(r#"images.reject[0] "registry-1.docker.io/library/busybox:1.36": the same image as images.allow[0] "busybox:1.36""#), "{}", found[2]);
+    }
+
+    #[test]
+    fn insecure_and_secure_entries_for_one_host_are_not_a_conflict() {
+        let settings = json!({"registries": {
+            "allow": [{"domainName": "reg.corp", "insecure": true}],
+            "reject": ["reg.corp"]
+        }});
+        assert!(problems(settings).is_empty());
+    }
+
+    #[test]
+    fn object_registry_entries_are_checked() {
+        assert_eq!(
+            problems(json!({"registries": {"allow": [{"insecure": true}]}})),
+            vec![r#"registries.allow[0]: an object entry needs "domainName""#]
+        );
+        assert_eq!(
+            problems(json!({"registries": {"allow": [{"domainName": "a.io", "secure": true}]}})),
+            vec![r#"registries.allow[0]: unknown key "secure" (did you mean "insecure"?)"#]
+        );
+    }
+
+    #[test]
+    fn unimplemented_rules_are_refused_not_ignored() {
+        let found = problems(json!({
+            "digests": {"resolve": "AttemptRewrite"},
+            "pullPolicy": {"allow": ["Always", "Sometimes"]},
+            "imageMetadata": {"rejectLabels": {"a": "b"}}
+        }));
+        assert_eq!(found.len(), 4, "{found:?}");
+        assert!(found[0].contains("not supported by this version"));
+        assert!(found[1].starts_with(
+            r#"pullPolicy.allow[1] "Sometimes": must be one of Always, IfNotPresent, Never"#
+        ));
+        assert!(found[2].contains("not supported by this version"));
+        assert!(found[3].contains("not supported by this version"));
+        // Their default values are fine.
+        assert!(problems(json!({"digests": {"resolve": "Never", "require": false}, "pullPolicy": {}, "imageMetadata": {}})).is_empty());
+    }
+
+    #[test]
+    fn enum_suggestions_cover_case_slips() {
+        assert_eq!(
+            problems(json!({"digests": {"resolve": "never"}})),
+            vec![
+                r#"digests.resolve "never": must be one of Never, AttemptRewrite, Required (did you mean "Never"?)"#
+            ]
+        );
+    }
+
+    #[test]
+    fn registry_aliases_are_exact_names() {
+        assert_eq!(
+            problems(json!({"registryAliases": [["a.io", "*.b.io"], "c.io"]})),
+            vec![
+                r#"registryAliases[0][1] "*.b.io": an alias is an exact registry name, without wildcards"#.to_owned(),
+                "registryAliases[1]: expected a list, found the string \"c.io\"".to_owned(),
+            ]
+        );
+    }
+
+    #[test]
+    fn long_entries_are_not_echoed_whole() {
+        let long = "x".repeat(5000);
+        let found = problems(json!({"tags": {"requireExplicit": long}}));
+        assert!(found[0].len() < 200, "{}", found[0]);
+    }
+}
