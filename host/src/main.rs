@@ -1,1 +1,59 @@
-fn main() {}
+//! `imagegate`: runs the imagegate policy module (policy.wasm, a Kubewarden
+//! waPC module) on wasmtime and prints what `kwctl run` prints.
+//!
+//! Exit codes: 0 the command did its work (whatever the verdict); 1 the policy
+//! found the settings not valid; 2 usage or input errors (unknown flag,
+//! missing or unreadable file, input that is not JSON/YAML or has the wrong
+//! shape, a policy file that is missing or not a waPC module).
+
+mod capabilities;
+mod cli;
+mod commands;
+mod input;
+mod metadata;
+mod output;
+mod runtime;
+mod wapc;
+mod wasm_sections;
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+use crate::cli::Cli;
+use crate::commands::InvalidSettings;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // Help and version go to stdout with 0; usage errors to stderr with 2.
+            let _ = error.print();
+            return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2));
+        }
+    };
+    match commands::dispatch(cli.command) {
+        Ok(code) => code,
+        Err(error) if is_broken_pipe(&error) => {
+            // The reader went away (`imagegate … | head`): nothing to report,
+            // as ripgrep does (crates/core/main.rs).
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("imagegate: error: {error:#}");
+            if error.downcast_ref::<InvalidSettings>().is_some() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::from(2)
+            }
+        }
+    }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

@@ -1,0 +1,226 @@
+//! The command line: argument definitions only. The commands live in
+//! `commands/`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
+
+use crate::capabilities::LogSink;
+use crate::runtime::{DEFAULT_MEMORY_LIMIT_MIB, RuntimeOptions};
+
+/// Run the imagegate container-image admission policy (policy.wasm, a
+/// Kubewarden waPC module) outside a cluster.
+#[derive(Debug, Parser)]
+#[command(name = "imagegate", version, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Evaluate one admission request; print the AdmissionResponse as `kwctl run` does.
+    Run(RunArgs),
+    /// Ask the policy whether settings are valid; print its answer.
+    CheckSettings(CheckSettingsArgs),
+    /// Embed Kubewarden metadata into a policy module (as `kwctl annotate`).
+    Annotate(AnnotateArgs),
+    /// Print the Kubewarden metadata embedded in a policy module.
+    Inspect(InspectArgs),
+    /// Measure the latency of validate and validate_settings.
+    Bench(BenchArgs),
+}
+
+/// `--policy`.
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    /// The policy module.
+    #[arg(
+        long,
+        value_name = "WASM",
+        env = "IMAGEGATE_POLICY",
+        default_value = "policy.wasm"
+    )]
+    pub policy: PathBuf,
+}
+
+/// The limits each policy instance runs with.
+#[derive(Debug, Args)]
+pub struct LimitArgs {
+    /// Time limit of each policy call, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 2000,
+          value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    pub timeout_ms: u64,
+
+    /// Cap on the policy's linear memory, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = DEFAULT_MEMORY_LIMIT_MIB,
+          value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub memory_limit_mib: u64,
+}
+
+impl LimitArgs {
+    /// The runtime options these limits give.
+    pub fn runtime_options(&self, offline: bool, guest_output: LogSink) -> RuntimeOptions {
+        RuntimeOptions {
+            memory_limit: self.memory_limit_mib * 1024 * 1024,
+            timeout: Duration::from_millis(self.timeout_ms),
+            offline,
+            guest_output,
+        }
+    }
+}
+
+/// `--settings FILE | --settings-json JSON`; `{}` when neither is given.
+#[derive(Debug, Args)]
+pub struct SettingsArgs {
+    /// Policy settings, YAML or JSON (an object).
+    #[arg(
+        long,
+        value_name = "FILE",
+        visible_alias = "settings-path",
+        conflicts_with = "settings_json"
+    )]
+    pub settings: Option<String>,
+
+    /// Policy settings as a JSON object on the command line.
+    #[arg(long, value_name = "JSON")]
+    pub settings_json: Option<String>,
+}
+
+/// What `run` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RunOutput {
+    /// The AdmissionResponse, as `kwctl run` prints it.
+    Admission,
+    /// The policy's own ValidationResponse.
+    Validation,
+}
+
+/// `imagegate run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The request: an AdmissionReview, an AdmissionRequest or a Kubernetes
+    /// object (wrapped as CREATE), YAML or JSON; `-` reads stdin.
+    #[arg(
+        long,
+        short = 'r',
+        value_name = "FILE|-",
+        visible_alias = "request-path"
+    )]
+    pub request: String,
+
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+
+    /// What to print.
+    #[arg(long, short = 'o', value_enum, default_value_t = RunOutput::Admission)]
+    pub output: RunOutput,
+
+    /// Print the decoded JSON Patch (a pretty JSON array, `[]` when none).
+    #[arg(long, conflicts_with = "output")]
+    pub patch: bool,
+
+    /// Refuse host capabilities that need the network.
+    #[arg(long)]
+    pub offline: bool,
+
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// `imagegate check-settings`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("settings-source").required(true).args(["settings", "settings_json"])))]
+pub struct CheckSettingsArgs {
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// `imagegate annotate`.
+#[derive(Debug, Args)]
+pub struct AnnotateArgs {
+    /// Kubewarden metadata (metadata.yml).
+    #[arg(long, short = 'm', value_name = "FILE")]
+    pub metadata: PathBuf,
+
+    /// A file to embed as the `io.kubewarden.policy.usage` annotation.
+    #[arg(long, short = 'u', value_name = "FILE")]
+    pub usage: Option<PathBuf>,
+
+    /// Where to write the annotated module.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: PathBuf,
+
+    /// The policy module to annotate.
+    #[arg(value_name = "WASM")]
+    pub policy: PathBuf,
+}
+
+/// How `inspect` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InspectFormat {
+    /// YAML, like metadata.yml.
+    Yaml,
+    /// Pretty JSON, as stored in the module.
+    Json,
+}
+
+/// `imagegate inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = InspectFormat::Yaml)]
+    pub output: InspectFormat,
+
+    /// The (annotated) policy module.
+    #[arg(value_name = "WASM")]
+    pub file: PathBuf,
+}
+
+/// `imagegate bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// The request to evaluate (same forms as `run`).
+    #[arg(
+        long,
+        short = 'r',
+        value_name = "FILE|-",
+        visible_alias = "request-path"
+    )]
+    pub request: String,
+
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+
+    /// Measured evaluations per row.
+    #[arg(long, short = 'n', value_name = "N", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub iterations: u64,
+
+    /// Unmeasured evaluations before each row.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub warmup: u64,
+
+    /// Also measure a fresh instance per evaluation (instantiate, wapc_init,
+    /// call), as Kubewarden's policy-server runs policies.
+    #[arg(long)]
+    pub fresh_instance: bool,
+
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}

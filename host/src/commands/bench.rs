@@ -1,0 +1,164 @@
+//! `imagegate bench`: latency of one evaluation, measured simply.
+//!
+//! For each row: `--warmup` unmeasured calls, then `--iterations` calls each
+//! timed with `Instant`; the row shows mean, median (p50) and p99 (nearest
+//! rank) in microseconds. Rows:
+//!
+//! * `validate` and `validate_settings` in ONE instance reused for every call
+//!   (what `kwctl bench` measures);
+//! * with `--fresh-instance`, the same two with a new instance per call:
+//!   instantiate from the precompiled `InstancePre`, run `wapc_init`, call.
+//!   This is how policy-server runs every request (SPEC §6).
+//!
+//! Every reply is checked to be `Ok` (a policy that fails is not benchmarked);
+//! the guest's output is discarded.
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use serde_json::json;
+
+use crate::capabilities::LogSink;
+use crate::cli::BenchArgs;
+use crate::commands::{load_policy, load_settings, print_line};
+use crate::input;
+use crate::runtime::GuestError;
+
+/// Summary of one row.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stats {
+    /// Mean.
+    pub mean: Duration,
+    /// Median.
+    pub p50: Duration,
+    /// 99th percentile.
+    pub p99: Duration,
+}
+
+/// Nearest-rank percentile of sorted samples.
+fn percentile(sorted: &[Duration], p: u64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let n = sorted.len() as u64;
+    let rank = (p * n).div_ceil(100).clamp(1, n);
+    sorted
+        .get(usize::try_from(rank - 1).unwrap_or(0))
+        .copied()
+        .unwrap_or_default()
+}
+
+/// Summarizes samples.
+pub fn stats(mut samples: Vec<Duration>) -> Stats {
+    samples.sort_unstable();
+    let total: Duration = samples.iter().sum();
+    let count = u32::try_from(samples.len().max(1)).unwrap_or(u32::MAX);
+    Stats {
+        mean: total / count,
+        p50: percentile(&samples, 50),
+        p99: percentile(&samples, 99),
+    }
+}
+
+fn measure(
+    warmup: u64,
+    iterations: u64,
+    mut call: impl FnMut() -> Result<Vec<u8>, GuestError>,
+) -> Result<Stats, GuestError> {
+    for _ in 0..warmup {
+        call()?;
+    }
+    let mut samples = Vec::with_capacity(usize::try_from(iterations).unwrap_or(0));
+    for _ in 0..iterations {
+        let start = Instant::now();
+        let reply = call();
+        let elapsed = start.elapsed();
+        reply?;
+        samples.push(elapsed);
+    }
+    Ok(stats(samples))
+}
+
+fn micros(d: Duration) -> String {
+    format!("{:.1}", d.as_secs_f64() * 1e6)
+}
+
+fn row(operation: &str, instance: &str, s: &Stats) -> String {
+    format!(
+        "{operation:<18} {instance:<8} {:>10} {:>10} {:>10}",
+        micros(s.mean),
+        micros(s.p50),
+        micros(s.p99)
+    )
+}
+
+/// Runs `imagegate bench`.
+pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
+    let request = input::load_request(&args.request)?;
+    let settings = load_settings(&args.settings)?;
+    let settings_payload = serde_json::to_vec(&settings)?;
+    let payload = serde_json::to_vec(&json!({"request": request, "settings": settings}))?;
+
+    let start = Instant::now();
+    let policy = load_policy(
+        &args.policy.policy,
+        args.limits.runtime_options(true, LogSink::Discard),
+    )?;
+    let compile = start.elapsed();
+
+    print_line(&format!(
+        "policy {}: compiled in {:.1} ms; {} iterations after {} warm-up calls per row",
+        args.policy.policy.display(),
+        compile.as_secs_f64() * 1e3,
+        args.iterations,
+        args.warmup
+    ))?;
+    print_line(&format!(
+        "{:<18} {:<8} {:>10} {:>10} {:>10}",
+        "operation", "instance", "mean µs", "p50 µs", "p99 µs"
+    ))?;
+
+    let mut instance = policy
+        .instantiate()
+        .context("cannot instantiate the policy")?;
+    let s = measure(args.warmup, args.iterations, || instance.validate(&payload))
+        .context("validate failed")?;
+    print_line(&row("validate", "reused", &s))?;
+    let s = measure(args.warmup, args.iterations, || {
+        instance.validate_settings(&settings_payload)
+    })
+    .context("validate_settings failed")?;
+    print_line(&row("validate_settings", "reused", &s))?;
+
+    if args.fresh_instance {
+        let s = measure(args.warmup, args.iterations, || policy.validate(&payload))
+            .context("validate failed")?;
+        print_line(&row("validate", "fresh", &s))?;
+        let s = measure(args.warmup, args.iterations, || {
+            policy.validate_settings(&settings_payload)
+        })
+        .context("validate_settings failed")?;
+        print_line(&row("validate_settings", "fresh", &s))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let samples: Vec<Duration> = (1..=100).map(Duration::from_micros).collect();
+        let s = stats(samples);
+        assert_eq!(s.p50, Duration::from_micros(50));
+        assert_eq!(s.p99, Duration::from_micros(99));
+        assert_eq!(s.mean, Duration::from_nanos(50_500));
+        let one = stats(vec![Duration::from_micros(7)]);
+        assert_eq!(
+            (one.p50, one.p99),
+            (Duration::from_micros(7), Duration::from_micros(7))
+        );
+    }
+}

@@ -1,0 +1,65 @@
+//! One module per subcommand. Commands return `anyhow::Result<ExitCode>`:
+//! `Ok` carries 0 (or 1 for settings that are not valid, in
+//! `check-settings`), an error is printed by `main` and exits 2, except
+//! [`InvalidSettings`], which exits 1.
+
+pub mod annotate;
+pub mod bench;
+pub mod check_settings;
+pub mod inspect;
+pub mod run;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use serde_json::{Map, Value};
+
+use crate::cli::{Command, SettingsArgs};
+use crate::input;
+use crate::runtime::{LoadError, Policy, RuntimeOptions};
+
+/// The policy rejected the settings (exit code 1, as `kwctl run`).
+#[derive(Debug, thiserror::Error)]
+#[error("provided settings are not valid{}", .0.as_deref().map(|m| format!(": {m}")).unwrap_or_default())]
+pub struct InvalidSettings(pub Option<String>);
+
+/// Runs the command.
+pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Run(args) => run::run(&args),
+        Command::CheckSettings(args) => check_settings::run(&args),
+        Command::Annotate(args) => annotate::run(&args),
+        Command::Inspect(args) => inspect::run(&args),
+        Command::Bench(args) => bench::run(&args),
+    }
+}
+
+/// The settings object the flags give; `{}` when none.
+pub fn load_settings(args: &SettingsArgs) -> anyhow::Result<Value> {
+    Ok(match (&args.settings, &args.settings_json) {
+        (Some(path), _) => input::load_settings_file(path)?,
+        (None, Some(json)) => input::parse_settings_json(json)?,
+        (None, None) => Value::Object(Map::new()),
+    })
+}
+
+/// Loads and compiles the policy, with a hint when the default is missing.
+pub fn load_policy(path: &Path, options: RuntimeOptions) -> anyhow::Result<Policy> {
+    match Policy::load(path, options) {
+        Ok(policy) => Ok(policy),
+        Err(error @ LoadError::Read { .. }) if !path.exists() => Err(anyhow::anyhow!(
+            "{error} (pass --policy WASM or set IMAGEGATE_POLICY)"
+        )),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Writes `text` and a newline to stdout.
+pub fn print_line(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}")
+        .and_then(|()| out.flush())
+        .context("cannot write to stdout")
+}

@@ -1,0 +1,60 @@
+//! `imagegate run`: what `kwctl run` does for one request.
+//!
+//! 1. Read the request (review, bare request, or object wrapped as CREATE)
+//!    and the settings (`{}` when none).
+//! 2. Call `validate_settings` with the settings object; if the policy says
+//!    they are not valid, fail with exit code 1 and its message.
+//! 3. Call `validate` with `{"request": …, "settings": …}`, each in a fresh
+//!    instance, as policy-server does.
+//! 4. Print the AdmissionResponse (default), the policy's ValidationResponse
+//!    (`--output validation`) or the decoded JSON Patch (`--patch`). Exit 0
+//!    whatever the verdict.
+
+use std::process::ExitCode;
+
+use serde_json::{Value, json};
+
+use crate::capabilities::LogSink;
+use crate::cli::{RunArgs, RunOutput};
+use crate::commands::{InvalidSettings, load_policy, load_settings, print_line};
+use crate::input;
+use crate::output::{AdmissionResponse, SettingsValidationResponse, ValidationResponse, patch_of};
+
+/// Runs `imagegate run`.
+pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
+    let request = input::load_request(&args.request)?;
+    let settings = load_settings(&args.settings)?;
+    let policy = load_policy(
+        &args.policy.policy,
+        args.limits.runtime_options(args.offline, LogSink::Stderr),
+    )?;
+
+    let settings_payload = serde_json::to_vec(&settings)?;
+    let verdict =
+        SettingsValidationResponse::from_guest(policy.validate_settings(&settings_payload));
+    if !verdict.valid {
+        return Err(InvalidSettings(verdict.message).into());
+    }
+
+    let payload = serde_json::to_vec(&json!({"request": request, "settings": settings}))?;
+    let response = ValidationResponse::from_guest(policy.validate(&payload));
+
+    let object = request.get("object");
+    if args.patch {
+        let patch = patch_of(object.filter(|o| !o.is_null()), &response);
+        print_line(&serde_json::to_string_pretty(&patch)?)?;
+    } else {
+        match args.output {
+            RunOutput::Validation => print_line(&serde_json::to_string(&response)?)?,
+            RunOutput::Admission => {
+                let uid = request
+                    .get("uid")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                let admission = AdmissionResponse::from_validation(uid, object, &response);
+                print_line(&serde_json::to_string(&admission)?)?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
