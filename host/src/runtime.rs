@@ -559,9 +559,12 @@ fn classify(
             during,
         };
     }
+    // The root cause is the trap or the host function's error; the wasm
+    // backtrace wasmtime wraps around it names only unnamed functions in a
+    // stripped module, and would put line breaks into one-line answers.
     GuestError::Trap {
         during,
-        message: format!("{error:#}"),
+        message: error.root_cause().to_string(),
     }
 }
 

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use crate::capabilities::LogSink;
 use crate::cli::CheckSettingsArgs;
-use crate::commands::{load_policy, load_settings, print_line};
+use crate::commands::{load_policy, load_settings, print_line, start};
 use crate::output::SettingsValidationResponse;
 
 /// Runs `imagegate check-settings`.
@@ -16,7 +16,9 @@ pub fn run(args: &CheckSettingsArgs) -> anyhow::Result<ExitCode> {
         args.limits.runtime_options(false, LogSink::Stderr),
     )?;
     let payload = serde_json::to_vec(&settings)?;
-    let verdict = SettingsValidationResponse::from_guest(policy.validate_settings(&payload));
+    let verdict = SettingsValidationResponse::from_guest(
+        start(&policy, &args.policy.policy)?.validate_settings(&payload),
+    );
     print_line(&serde_json::to_string(&verdict)?)?;
     Ok(if verdict.valid {
         ExitCode::SUCCESS

@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 
 use crate::cli::{Command, SettingsArgs};
 use crate::input;
-use crate::runtime::{LoadError, Policy, RuntimeOptions};
+use crate::runtime::{Instance, LoadError, Policy, RuntimeOptions};
 
 /// The policy rejected the settings (exit code 1, as `kwctl run`).
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +54,14 @@ pub fn load_policy(path: &Path, options: RuntimeOptions) -> anyhow::Result<Polic
         )),
         Err(error) => Err(error.into()),
     }
+}
+
+/// A fresh instance of the policy; one that cannot start (instantiation,
+/// `_start` or `wapc_init` fails) is an error of the policy module (exit 2).
+pub fn start(policy: &Policy, path: &Path) -> anyhow::Result<Instance> {
+    policy
+        .instantiate()
+        .map_err(|e| anyhow::anyhow!("policy \"{}\" cannot start: {e}", path.display()))
 }
 
 /// Writes `text` and a newline to stdout.

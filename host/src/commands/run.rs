@@ -3,9 +3,10 @@
 //! 1. Read the request (review, bare request, or object wrapped as CREATE)
 //!    and the settings (`{}` when none).
 //! 2. Call `validate_settings` with the settings object; if the policy says
-//!    they are not valid, fail with exit code 1 and its message.
-//! 3. Call `validate` with `{"request": …, "settings": …}`, each in a fresh
-//!    instance, as policy-server does.
+//!    they are not valid, fail with exit code 1 and its message. A policy
+//!    that cannot even start is exit code 2, not "settings not valid".
+//! 3. Call `validate` with `{"request": …, "settings": …}`. Each call gets a
+//!    fresh instance, as in policy-server: nothing carries over.
 //! 4. Print the AdmissionResponse (default), the policy's ValidationResponse
 //!    (`--output validation`) or the decoded JSON Patch (`--patch`). Exit 0
 //!    whatever the verdict.
@@ -16,7 +17,7 @@ use serde_json::{Value, json};
 
 use crate::capabilities::LogSink;
 use crate::cli::{RunArgs, RunOutput};
-use crate::commands::{InvalidSettings, load_policy, load_settings, print_line};
+use crate::commands::{InvalidSettings, load_policy, load_settings, print_line, start};
 use crate::input;
 use crate::output::{AdmissionResponse, SettingsValidationResponse, ValidationResponse, patch_of};
 
@@ -30,8 +31,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     )?;
 
     let settings_payload = serde_json::to_vec(&settings)?;
-    let verdict =
-        SettingsValidationResponse::from_guest(policy.validate_settings(&settings_payload));
+    let verdict = SettingsValidationResponse::from_guest(
+        start(&policy, &args.policy.policy)?.validate_settings(&settings_payload),
+    );
     if !verdict.valid {
         return Err(InvalidSettings(verdict.message).into());
     }
