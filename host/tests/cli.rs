@@ -8,6 +8,10 @@
 //!   the host alone: response building, guest failures, bad guest pointers,
 //!   time and memory limits, host capabilities.
 
+// Helpers outside `#[test]` functions are not covered by clippy's
+// allow-expect-in-tests; a failed expectation is a failed test here.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
