@@ -1018,3 +1018,63 @@ fn bench_prints_a_row_per_measurement() {
         }
     }
 }
+
+// ------------------------------------------------------------ guest output
+
+#[test]
+fn guest_stdout_goes_to_stderr_so_stdout_stays_one_json_line() {
+    let dir = TempDir::new("guest-stdout");
+    let policy = dir.file(
+        "p.wasm",
+        wat::parse_str(
+            r#"(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (import "wapc" "__guest_request" (func $guest_request (param i32 i32)))
+  (import "wapc" "__guest_response" (func $guest_response (param i32 i32)))
+  (memory (export "memory") 4)
+  (data (i32.const 16) "hello from the guest\n")
+  (data (i32.const 64) "{\"accepted\":true,\"valid\":true}")
+  (data (i32.const 128) "\10\00\00\00\15\00\00\00")
+  (func (export "__guest_call") (param i32 i32) (result i32)
+    (call $guest_request (i32.const 65536) (i32.const 65600))
+    ;; fd 1 (stdout) and fd 2 (stderr), one iovec at 128, bytes written at 256
+    (drop (call $fd_write (i32.const 1) (i32.const 128) (i32.const 1) (i32.const 256)))
+    (drop (call $fd_write (i32.const 2) (i32.const 128) (i32.const 1) (i32.const 256)))
+    (call $guest_response (i32.const 64) (i32.const 30))
+    (i32.const 1)))"#,
+        )
+        .expect("wat"),
+    );
+    let run = run_fake(&dir, &policy, &[]);
+    assert_eq!(run.code, 0);
+    assert_eq!(run.json_line()["allowed"], json!(true));
+    // validate_settings and validate each wrote twice.
+    assert_eq!(
+        run.stderr.matches("hello from the guest").count(),
+        4,
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn request_and_settings_cannot_both_come_from_stdin() {
+    let run = imagegate(
+        &[
+            "run",
+            "--request",
+            "-",
+            "--settings",
+            "-",
+            "--policy",
+            p(&real_policy()),
+        ],
+        Some("{}"),
+    );
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("cannot both read stdin"),
+        "{}",
+        run.stderr
+    );
+}

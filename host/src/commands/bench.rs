@@ -21,7 +21,7 @@ use serde_json::json;
 
 use crate::capabilities::LogSink;
 use crate::cli::BenchArgs;
-use crate::commands::{load_policy, load_settings, print_line};
+use crate::commands::{load_policy, load_settings, one_stdin_reader, print_line};
 use crate::input;
 use crate::runtime::GuestError;
 
@@ -95,6 +95,7 @@ fn row(operation: &str, instance: &str, s: &Stats) -> String {
 
 /// Runs `imagegate bench`.
 pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
+    one_stdin_reader(&args.request, &args.settings)?;
     let request = input::load_request(&args.request)?;
     let settings = load_settings(&args.settings)?;
     let settings_payload = serde_json::to_vec(&settings)?;

@@ -36,6 +36,14 @@ pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Refuses `--request -` together with `--settings -`: stdin can be read once.
+pub fn one_stdin_reader(request: &str, settings: &SettingsArgs) -> anyhow::Result<()> {
+    if request == "-" && settings.settings.as_deref() == Some("-") {
+        anyhow::bail!("--request - and --settings - cannot both read stdin");
+    }
+    Ok(())
+}
+
 /// The settings object the flags give; `{}` when none.
 pub fn load_settings(args: &SettingsArgs) -> anyhow::Result<Value> {
     Ok(match (&args.settings, &args.settings_json) {

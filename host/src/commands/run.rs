@@ -17,12 +17,15 @@ use serde_json::{Value, json};
 
 use crate::capabilities::LogSink;
 use crate::cli::{RunArgs, RunOutput};
-use crate::commands::{InvalidSettings, load_policy, load_settings, print_line, start};
+use crate::commands::{
+    InvalidSettings, load_policy, load_settings, one_stdin_reader, print_line, start,
+};
 use crate::input;
 use crate::output::{AdmissionResponse, SettingsValidationResponse, ValidationResponse, patch_of};
 
 /// Runs `imagegate run`.
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
+    one_stdin_reader(&args.request, &args.settings)?;
     let request = input::load_request(&args.request)?;
     let settings = load_settings(&args.settings)?;
     let policy = load_policy(
