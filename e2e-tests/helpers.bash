@@ -1,0 +1,43 @@
+# Shared setup for the end-to-end suite: every test runs the built module
+# (annotated-policy.wasm) through the real `imagegate` host.
+
+ROOT="$(cd "$(dirname "${BATS_TEST_FILENAME}")/.." && pwd)"
+IMAGEGATE="${IMAGEGATE:-$ROOT/target/release/imagegate}"
+POLICY="${POLICY:-$ROOT/annotated-policy.wasm}"
+CASES="$ROOT/testdata/cases"
+REQUESTS="$ROOT/testdata/requests"
+
+# The request file a case describes: a fixture, or a plain object written to
+# a temporary file (a one-container Pod for `image`), which `imagegate run`
+# wraps as a CREATE request.
+case_request() {
+  local case="$1" out="$BATS_TEST_TMPDIR/request.json"
+  if jq -e 'has("request")' "$case" >/dev/null; then
+    echo "$REQUESTS/$(jq -r .request "$case")"
+  elif jq -e 'has("image")' "$case" >/dev/null; then
+    jq '{apiVersion: "v1", kind: "Pod", metadata: {name: "app", namespace: "default"},
+         spec: {containers: [{name: "app", image: .image}]}}' "$case" >"$out"
+    echo "$out"
+  else
+    jq '.object' "$case" >"$out"
+    echo "$out"
+  fi
+}
+
+# Runs testdata/cases/NAME.json through `imagegate run` and compares the
+# AdmissionResponse with the case's expectation: allowed, the whole message
+# and the warnings.
+run_case() {
+  local case="$CASES/$1.json"
+  [ -f "$case" ] || { echo "no case $case"; return 1; }
+  local request
+  request=$(case_request "$case")
+  run "$IMAGEGATE" run --policy "$POLICY" --settings-json "$(jq -c .settings "$case")" --request "$request"
+  echo "output = ${output}"
+  echo "expect = $(jq -c .expect "$case")"
+  [ "$status" -eq 0 ]
+  jq -e --argjson exp "$(jq -c .expect "$case")" \
+    '.allowed == $exp.allowed
+     and (.status.message // null) == $exp.message
+     and (.warnings // []) == ($exp.warnings // [])' <<<"$output"
+}
