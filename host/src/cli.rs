@@ -97,6 +97,8 @@ pub enum RunOutput {
     Admission,
     /// The policy's own ValidationResponse.
     Validation,
+    /// For people: `ALLOWED` or `REJECTED: <message>`, then the warnings.
+    Text,
 }
 
 /// `imagegate run`.

@@ -11,6 +11,8 @@
 //!   `auditAnnotations`/`warnings` printed as `null` when absent.
 //! * A guest failure or an unparseable reply becomes `allowed: false`, code
 //!   500, `internal server error: <reason>`, as policy-evaluator answers.
+//! * [`text_verdict`] is the same AdmissionResponse for people
+//!   (`run --output text`).
 
 use std::collections::BTreeMap;
 
@@ -220,6 +222,44 @@ impl AdmissionResponse {
     }
 }
 
+/// The AdmissionResponse for people, one item per line: `ALLOWED` or
+/// `REJECTED: <status.message>` (`REJECTED` when there is no message), then
+/// `MUTATED: <n> patch operation(s)` when the response carries a patch of
+/// `patch_operations` operations, then `warning: <w>` for each warning. No
+/// trailing newline. Control characters in messages and warnings are escaped
+/// (`\n`, `\u{1b}`) so that none can start a line of its own.
+pub fn text_verdict(response: &AdmissionResponse, patch_operations: usize) -> String {
+    let message = response.status.as_ref().and_then(|s| s.message.as_deref());
+    let mut lines = vec![match (response.allowed, message) {
+        (true, _) => "ALLOWED".to_owned(),
+        (false, Some(message)) => format!("REJECTED: {}", escape_controls(message)),
+        (false, None) => "REJECTED".to_owned(),
+    }];
+    if response.patch.is_some() {
+        let plural = if patch_operations == 1 { "" } else { "s" };
+        lines.push(format!(
+            "MUTATED: {patch_operations} patch operation{plural}"
+        ));
+    }
+    for warning in response.warnings.iter().flatten() {
+        lines.push(format!("warning: {}", escape_controls(warning)));
+    }
+    lines.join("\n")
+}
+
+/// `text` with control characters written as Rust escapes.
+fn escape_controls(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -350,6 +390,75 @@ mod tests {
         assert_eq!(
             s.message.as_deref(),
             Some("Error invoking settings validation callback: guest call failure: x")
+        );
+    }
+
+    fn admission(allowed: bool, message: Option<&str>, warnings: &[&str]) -> AdmissionResponse {
+        AdmissionResponse {
+            uid: "u".into(),
+            allowed,
+            patch_type: None,
+            patch: None,
+            status: message.map(|m| AdmissionStatus {
+                message: Some(m.into()),
+                code: Some(400),
+            }),
+            audit_annotations: None,
+            warnings: (!warnings.is_empty())
+                .then(|| warnings.iter().map(|w| (*w).to_owned()).collect()),
+        }
+    }
+
+    #[test]
+    fn text_allowed_and_rejected() {
+        assert_eq!(text_verdict(&admission(true, None, &[]), 0), "ALLOWED");
+        assert_eq!(
+            text_verdict(&admission(false, Some("1 image violation: x"), &[]), 0),
+            "REJECTED: 1 image violation: x"
+        );
+        assert_eq!(text_verdict(&admission(false, None, &[]), 0), "REJECTED");
+        // A message on an accepted response is not a rejection.
+        assert_eq!(text_verdict(&admission(true, Some("m"), &[]), 0), "ALLOWED");
+    }
+
+    #[test]
+    fn text_warnings_one_per_line() {
+        assert_eq!(
+            text_verdict(&admission(true, None, &["w1", "w2"]), 0),
+            "ALLOWED\nwarning: w1\nwarning: w2"
+        );
+        assert_eq!(
+            text_verdict(&admission(false, Some("no"), &["w"]), 0),
+            "REJECTED: no\nwarning: w"
+        );
+    }
+
+    #[test]
+    fn text_mutation_counts_patch_operations() {
+        let object = json!({"spec": {"containers": [{"image": "a"}, {"image": "b"}]}});
+        let mut v = accepted();
+        v.mutated_object = Some(
+            json!({"spec": {"containers": [{"image": "a@sha256:0"}, {"image": "b@sha256:1"}]}}),
+        );
+        v.warnings = Some(vec!["pinned".into()]);
+        let r = AdmissionResponse::from_validation("u", Some(&object), &v);
+        let n = patch_of(Some(&object), &v).0.len();
+        assert_eq!(
+            text_verdict(&r, n),
+            "ALLOWED\nMUTATED: 2 patch operations\nwarning: pinned"
+        );
+        let mut one = admission(true, None, &[]);
+        one.patch = Some("W10=".into());
+        assert_eq!(text_verdict(&one, 1), "ALLOWED\nMUTATED: 1 patch operation");
+        // No patch in the response, no MUTATED line, whatever the count says.
+        assert_eq!(text_verdict(&admission(true, None, &[]), 3), "ALLOWED");
+    }
+
+    #[test]
+    fn text_escapes_control_characters() {
+        assert_eq!(
+            text_verdict(&admission(false, Some("a\nALLOWED"), &["w\r\u{1b}[0m"]), 0),
+            "REJECTED: a\\nALLOWED\nwarning: w\\r\\u{1b}[0m"
         );
     }
 

@@ -540,6 +540,77 @@ fn check_settings_prints_the_policy_answer() {
     assert_eq!(run.code, 2, "settings are required");
 }
 
+// ------------------------------------------------- --output text, real policy
+
+/// `run` of `request` with `settings` through the real policy, with `extra` flags.
+fn run_real(request: &Path, settings: &str, extra: &[&str]) -> Run {
+    let policy = real_policy();
+    let mut args = vec![
+        "run",
+        "--request",
+        p(request),
+        "--policy",
+        p(&policy),
+        "--settings-json",
+        settings,
+    ];
+    args.extend_from_slice(extra);
+    imagegate(&args, None)
+}
+
+#[test]
+fn text_output_of_a_rejection_is_the_status_message() {
+    let dir = TempDir::new("text-rejected");
+    let request = dir.file("pod.json", pod_request("uid-text").to_string());
+    let settings = r#"{"registries":{"allow":["harbor.corp.example"]}}"#;
+
+    let admission = run_real(&request, settings, &[]);
+    assert_eq!(admission.code, 0);
+    let response = admission.json_line();
+    assert_eq!(response["allowed"], json!(false));
+    let message = response["status"]["message"].as_str().expect("message");
+    assert!(message.contains("ghcr.io/org/web:1.0"), "{message}");
+
+    let text = run_real(&request, settings, &["--output", "text"]);
+    assert_eq!(text.code, 0, "a rejection is still exit 0");
+    assert_eq!(text.stdout, format!("REJECTED: {message}\n"));
+}
+
+#[test]
+fn text_output_of_an_accepted_request_lists_each_warning() {
+    let dir = TempDir::new("text-warnings");
+    let mut request = pod_request("uid-text");
+    request["object"]["spec"]["containers"] = json!([
+        {"name": "a", "image": "ghcr.io/org/a:1.0"},
+        {"name": "b", "image": "quay.io/org/b:2.0"}
+    ]);
+    let request = dir.file("pod.json", request.to_string());
+    let settings =
+        r#"{"registries":{"allow":["harbor.corp.example"]},"actions":{"source":"warn"}}"#;
+
+    let admission = run_real(&request, settings, &[]).json_line();
+    assert_eq!(admission["allowed"], json!(true));
+    let warnings: Vec<&str> = admission["warnings"]
+        .as_array()
+        .expect("warnings")
+        .iter()
+        .map(|w| w.as_str().expect("string"))
+        .collect();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+
+    let text = run_real(&request, settings, &["-o", "text"]);
+    assert_eq!(text.code, 0);
+    let expected: Vec<String> = std::iter::once("ALLOWED".to_owned())
+        .chain(warnings.iter().map(|w| format!("warning: {w}")))
+        .collect();
+    assert_eq!(text.stdout, format!("{}\n", expected.join("\n")));
+    assert!(
+        text.stdout.contains("warning: spec.containers[1].image"),
+        "{}",
+        text.stdout
+    );
+}
+
 // ------------------------------------------- responses, via WAT test guests
 
 #[test]
@@ -627,6 +698,9 @@ fn mutation_becomes_a_json_patch() {
         expected
     );
     assert!(run.stdout.lines().count() > 1, "pretty printed");
+
+    let run = run_fake(&dir, &policy, &["--output", "text"]);
+    assert_eq!(run.stdout, "ALLOWED\nMUTATED: 1 patch operation\n");
 
     let accepting = fake_policy(&dir, "q.wasm", |_, _| {});
     let run = run_fake(&dir, &accepting, &["--patch"]);

@@ -8,7 +8,8 @@
 //! 3. Call `validate` with `{"request": …, "settings": …}`. Each call gets a
 //!    fresh instance, as in policy-server: nothing carries over.
 //! 4. Print the AdmissionResponse (default), the policy's ValidationResponse
-//!    (`--output validation`) or the decoded JSON Patch (`--patch`). Exit 0
+//!    (`--output validation`), the verdict for people (`--output text`, see
+//!    [`text_verdict`]) or the decoded JSON Patch (`--patch`). Exit 0
 //!    whatever the verdict.
 
 use std::process::ExitCode;
@@ -21,7 +22,9 @@ use crate::commands::{
     InvalidSettings, load_policy, load_settings, one_stdin_reader, print_line, start,
 };
 use crate::input;
-use crate::output::{AdmissionResponse, SettingsValidationResponse, ValidationResponse, patch_of};
+use crate::output::{
+    AdmissionResponse, SettingsValidationResponse, ValidationResponse, patch_of, text_verdict,
+};
 
 /// Runs `imagegate run`.
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
@@ -49,15 +52,26 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         let patch = patch_of(object.filter(|o| !o.is_null()), &response);
         print_line(&serde_json::to_string_pretty(&patch)?)?;
     } else {
+        let uid = request
+            .get("uid")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         match args.output {
             RunOutput::Validation => print_line(&serde_json::to_string(&response)?)?,
             RunOutput::Admission => {
-                let uid = request
-                    .get("uid")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
                 let admission = AdmissionResponse::from_validation(uid, object, &response);
                 print_line(&serde_json::to_string(&admission)?)?;
+            }
+            RunOutput::Text => {
+                // Rendered from the AdmissionResponse, so text says what the
+                // API server would do (a mutated DELETE is a rejection).
+                let admission = AdmissionResponse::from_validation(uid, object, &response);
+                let operations = if admission.patch.is_some() {
+                    patch_of(object.filter(|o| !o.is_null()), &response).0.len()
+                } else {
+                    0
+                };
+                print_line(&text_verdict(&admission, operations))?;
             }
         }
     }
