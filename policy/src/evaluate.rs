@@ -2,36 +2,12 @@
 //! [`Verdict`]. Which requests are checked (SPEC 3), then every image field,
 //! then every rule for each distinct image.
 
-use std::fmt;
-
 use crate::capabilities::Capabilities;
-use crate::json::{JsonType, ShapeError};
 use crate::reference::Reference;
-use crate::request::AdmissionRequest;
+use crate::request::{AdmissionRequest, RequestError};
 use crate::rules::{self, RuleId};
 use crate::settings::{Policy, ShortNames};
 use crate::verdict::{Verdict, Violation};
-use crate::workload;
-
-/// A request the policy cannot evaluate.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RequestError {
-    /// A field the policy needs is missing.
-    Missing(&'static str),
-    /// The object (of the kind named) has the wrong shape.
-    Shape(String, ShapeError),
-}
-
-impl fmt::Display for RequestError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RequestError::Missing(field) => write!(f, "invalid request: {field} is missing"),
-            RequestError::Shape(kind, e) => write!(f, "invalid {kind}: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for RequestError {}
 
 /// Evaluates one request. Requests the policy does not cover (other
 /// operations, kinds or subresources) are accepted with no violations.
@@ -40,39 +16,18 @@ pub fn evaluate(
     request: &AdmissionRequest<'_>,
     _capabilities: &dyn Capabilities,
 ) -> Result<Verdict, RequestError> {
-    let operation = request
-        .operation
-        .as_deref()
-        .ok_or(RequestError::Missing("request.operation"))?;
-    if operation != "CREATE" && operation != "UPDATE" {
-        return Ok(Verdict::default());
-    }
-    match request.sub_resource.as_deref() {
-        None | Some("") | Some("ephemeralcontainers") => {}
-        Some(_) => return Ok(Verdict::default()),
-    }
-    let kind = request
-        .kind
-        .as_ref()
-        .and_then(|k| k.kind.as_deref())
-        .ok_or(RequestError::Missing("request.kind.kind"))?;
-    let Some(location) = workload::pod_spec_location(kind) else {
+    let Some(location) = request.pod_spec_location()? else {
         return Ok(Verdict::default());
     };
-    let object = request
-        .object
-        .filter(|o| JsonType::of(o) != JsonType::Null)
-        .ok_or(RequestError::Missing("request.object"))?;
-    let sites = workload::image_sites(object, location)
-        .map_err(|e| RequestError::Shape(kind.to_owned(), e))?;
+    let sites = request.image_sites(&location)?;
 
     let mut verdict = Verdict::default();
     // Each distinct image is checked once, then reported at every site.
     let mut checked: Vec<(&str, Findings)> = Vec::new();
-    for site in &sites {
+    for site in sites.iter() {
         let Some(image) = site.image.as_deref() else {
             verdict.violations.push(Violation {
-                path: site.path.clone(),
+                path: site.path(&location),
                 image: None,
                 normalized: None,
                 reason: rules::reference::missing(&site.owner()),
@@ -91,7 +46,7 @@ pub fn evaluate(
         let findings = &checked[index].1;
         for (rule, reason) in &findings.failed {
             verdict.violations.push(Violation {
-                path: site.path.clone(),
+                path: site.path(&location),
                 image: Some(image.to_owned()),
                 normalized: findings.normalized.clone(),
                 reason: reason.clone(),

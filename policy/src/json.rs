@@ -1,15 +1,21 @@
-//! Reading just the parts of a JSON document the policy needs.
+//! Reading just the parts of a JSON document the policy needs, in one pass.
 //!
-//! Admission requests carry whole objects, and only a few fields matter
-//! (the pod spec's containers and volumes). Instead of building a
-//! `serde_json::Value` tree, the policy keeps borrowed [`RawValue`] slices and
-//! looks up the few keys it wants, skipping the rest: cheaper on the cold
-//! path, and every wrong type is reported with its field path.
+//! Admission requests carry whole objects and only a few fields matter (the
+//! pod spec's containers and volumes). Instead of building a
+//! `serde_json::Value` tree, or scanning the same bytes once per level, the
+//! policy walks the document once with serde seeds that descend into the keys
+//! they want, skip everything else, and borrow the strings they keep.
+//!
+//! Each step of the walk implements [`Shape`]: it says which JSON type it
+//! expects, and every other type becomes a [`ShapeError`] with its field
+//! path, recorded in a [`Walk`] (serde's own errors carry a line and column
+//! instead of a path).
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 /// A JSON value of the wrong shape, with where it is.
@@ -31,11 +37,9 @@ impl fmt::Display for ShapeError {
     }
 }
 
-/// The JSON type of a raw value, read from its first byte.
+/// A JSON type, for messages about values of the wrong one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JsonType {
-    /// `null`
-    Null,
     /// `true` / `false`
     Bool,
     /// a number
@@ -49,21 +53,9 @@ pub enum JsonType {
 }
 
 impl JsonType {
-    /// The type of `raw`.
-    pub fn of(raw: &RawValue) -> JsonType {
-        match raw.get().trim_start().as_bytes().first() {
-            Some(b'{') => JsonType::Object,
-            Some(b'[') => JsonType::Array,
-            Some(b'"') => JsonType::String,
-            Some(b't' | b'f') => JsonType::Bool,
-            Some(b'n') | None => JsonType::Null,
-            Some(_) => JsonType::Number,
-        }
-    }
-
-    fn describe(self) -> &'static str {
+    /// How a message names the type.
+    pub fn describe(self) -> &'static str {
         match self {
-            JsonType::Null => "null",
             JsonType::Bool => "a boolean",
             JsonType::Number => "a number",
             JsonType::String => "a string",
@@ -73,131 +65,182 @@ impl JsonType {
     }
 }
 
-fn wrong_type(path: &str, expected: &str, found: &RawValue) -> ShapeError {
-    ShapeError {
-        path: path.to_owned(),
-        problem: format!(
-            "expected {expected}, found {}",
-            JsonType::of(found).describe()
-        ),
-    }
+/// The state of one walk: the first shape error met, if any, and what it
+/// was met in (`Deployment`).
+#[derive(Debug, Default)]
+pub struct Walk {
+    error: RefCell<Option<ShapeError>>,
+    subject: RefCell<Option<String>>,
 }
 
-/// Looks up `keys` in the object `raw` (`None` for `null`); other keys are
-/// skipped. A key written twice is an error: readers disagree on which copy
-/// counts, and a policy must not read a different one than the runtime.
-pub fn fields<'a, const N: usize>(
-    raw: &'a RawValue,
-    keys: &[&str; N],
-    path: &str,
-) -> Result<Option<[Option<&'a RawValue>; N]>, ShapeError> {
-    match JsonType::of(raw) {
-        JsonType::Null => return Ok(None),
-        JsonType::Object => {}
-        _ => return Err(wrong_type(path, "an object", raw)),
+impl Walk {
+    /// Records a shape error (the first one wins: it is the innermost) and
+    /// returns a serde error that unwinds the walk.
+    pub fn fail<E: de::Error>(&self, path: String, problem: String) -> E {
+        let mut slot = self.error.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(ShapeError { path, problem });
+        }
+        E::custom("shape error")
     }
-    let mut de = serde_json::Deserializer::from_str(raw.get());
-    Pick { keys }
-        .deserialize(&mut de)
-        .map(Some)
-        .map_err(|e| ShapeError {
-            path: path.to_owned(),
-            problem: e.to_string(),
-        })
-}
 
-/// The items of the list `raw` (empty for `null`).
-pub fn items<'a>(raw: &'a RawValue, path: &str) -> Result<Vec<&'a RawValue>, ShapeError> {
-    match JsonType::of(raw) {
-        JsonType::Null => Ok(Vec::new()),
-        JsonType::Array => serde_json::from_str(raw.get()).map_err(|e| ShapeError {
-            path: path.to_owned(),
-            problem: e.to_string(),
-        }),
-        _ => Err(wrong_type(path, "a list", raw)),
+    /// Names what the recorded error was met in, if none is named yet.
+    pub fn name_error(&self, subject: &str) {
+        if self.error.borrow().is_some() && self.subject.borrow().is_none() {
+            *self.subject.borrow_mut() = Some(subject.to_owned());
+        }
     }
-}
 
-/// The string `raw` (`None` for `null`), borrowed unless it has escapes.
-pub fn string<'a>(raw: &'a RawValue, path: &str) -> Result<Option<Cow<'a, str>>, ShapeError> {
-    match JsonType::of(raw) {
-        JsonType::Null => Ok(None),
-        JsonType::String => {
-            let mut de = serde_json::Deserializer::from_str(raw.get());
-            de.deserialize_str(StrVisitor)
-                .map(Some)
-                .map_err(|e| ShapeError {
-                    path: path.to_owned(),
+    /// The recorded error and what it was met in.
+    pub fn take_error(&self) -> Option<(String, ShapeError)> {
+        let error = self.error.borrow_mut().take()?;
+        let subject = self
+            .subject
+            .borrow_mut()
+            .take()
+            .unwrap_or_else(|| "object".to_owned());
+        Some((subject, error))
+    }
+
+    /// Runs `seed` over `raw`; a failure is the recorded shape error, or the
+    /// JSON syntax error when the document itself is broken.
+    pub fn run<'de, S: DeserializeSeed<'de>>(
+        &self,
+        raw: &'de RawValue,
+        seed: S,
+    ) -> Result<S::Value, ShapeError> {
+        let mut de = serde_json::Deserializer::from_str(raw.get());
+        seed.deserialize(&mut de).map_err(|e| {
+            self.error
+                .borrow_mut()
+                .take()
+                .unwrap_or_else(|| ShapeError {
+                    path: String::new(),
                     problem: e.to_string(),
                 })
-        }
-        _ => Err(wrong_type(path, "a string", raw)),
+        })
     }
 }
 
-struct Pick<'k, const N: usize> {
-    keys: &'k [&'k str; N],
+/// One step of a walk: the JSON type it expects and what it does with it.
+/// Types it does not handle are shape errors naming its path; `null` is the
+/// step's [`Shape::null`] (absent, for every step here).
+pub trait Shape<'de>: Sized {
+    /// What the step produces.
+    type Value;
+
+    /// The walk this step belongs to.
+    fn walk(&self) -> &Walk;
+    /// The field path of the value, for messages.
+    fn path(&self) -> String;
+    /// The expected type, for messages (`an object`, `a list`, `a string`).
+    fn expected(&self) -> &'static str;
+    /// The value for `null`.
+    fn null(self) -> Self::Value;
+
+    /// Handles an object.
+    fn map<A: MapAccess<'de>>(self, _map: A) -> Result<Self::Value, A::Error> {
+        Err(self.wrong(JsonType::Object))
+    }
+    /// Handles a list.
+    fn seq<A: SeqAccess<'de>>(self, _seq: A) -> Result<Self::Value, A::Error> {
+        Err(self.wrong(JsonType::Array))
+    }
+    /// Handles a string.
+    fn str<E: de::Error>(self, _s: Cow<'de, str>) -> Result<Self::Value, E> {
+        Err(self.wrong(JsonType::String))
+    }
+
+    /// The error for a value of type `found`.
+    fn wrong<E: de::Error>(&self, found: JsonType) -> E {
+        self.walk().fail(
+            self.path(),
+            format!("expected {}, found {}", self.expected(), found.describe()),
+        )
+    }
+
+    /// The error for a key written twice in one object. Readers disagree on
+    /// which copy counts, and the policy must not read another one than the
+    /// runtime does.
+    fn duplicate<E: de::Error>(&self, key: &str) -> E {
+        self.walk()
+            .fail(self.path(), format!("key \"{key}\" is written twice"))
+    }
 }
 
-impl<'de, const N: usize> DeserializeSeed<'de> for Pick<'_, N> {
-    type Value = [Option<&'de RawValue>; N];
+/// Adapts a [`Shape`] to serde: `deserialize_any`, then dispatch on the type.
+pub struct Step<S>(pub S);
+
+impl<'de, S: Shape<'de>> DeserializeSeed<'de> for Step<S> {
+    type Value = S::Value;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_map(self)
+        deserializer.deserialize_any(self)
     }
 }
 
-impl<'de, const N: usize> Visitor<'de> for Pick<'_, N> {
-    type Value = [Option<&'de RawValue>; N];
+impl<'de, S: Shape<'de>> Visitor<'de> for Step<S> {
+    type Value = S::Value;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an object")
+        f.write_str(self.0.expected())
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut out = [None; N];
-        while let Some(key) = map.next_key_seed(KeySeed)? {
-            match self.keys.iter().position(|k| *k == key) {
-                Some(i) => {
-                    if out[i].is_some() {
-                        return Err(de::Error::custom(format_args!(
-                            "key \"{key}\" is written twice"
-                        )));
-                    }
-                    out[i] = Some(map.next_value::<&'de RawValue>()?);
-                }
-                None => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(out)
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        self.0.map(map)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        self.0.seq(seq)
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        self.0.str(Cow::Borrowed(v))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        self.0.str(Cow::Owned(v.to_owned()))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(self.0.null())
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(self.0.null())
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Err(self.0.wrong(JsonType::Bool))
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Err(self.0.wrong(JsonType::Number))
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Err(self.0.wrong(JsonType::Number))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Err(self.0.wrong(JsonType::Number))
     }
 }
 
-struct KeySeed;
+/// A map key, borrowed unless it has escapes (which are decoded, so
+/// `"im\u0061ge"` is the key `image`).
+pub struct Key;
 
-impl<'de> DeserializeSeed<'de> for KeySeed {
+impl<'de> DeserializeSeed<'de> for Key {
     type Value = Cow<'de, str>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_str(StrVisitor)
+        deserializer.deserialize_str(KeyVisitor)
     }
 }
 
-struct StrVisitor;
+struct KeyVisitor;
 
-impl<'de> Visitor<'de> for StrVisitor {
+impl<'de> Visitor<'de> for KeyVisitor {
     type Value = Cow<'de, str>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a string")
     }
-
     fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
         Ok(Cow::Borrowed(v))
     }
-
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
         Ok(Cow::Owned(v.to_owned()))
     }
@@ -207,62 +250,54 @@ impl<'de> Visitor<'de> for StrVisitor {
 mod tests {
     use super::*;
 
-    fn raw(s: &str) -> &RawValue {
-        match serde_json::from_str(s) {
-            Ok(r) => r,
-            Err(e) => panic!("{s}: {e}"),
+    /// A step that expects a string at path `x`.
+    struct Text<'w>(&'w Walk);
+
+    impl<'de> Shape<'de> for Text<'_> {
+        type Value = Option<Cow<'de, str>>;
+        fn walk(&self) -> &Walk {
+            self.0
+        }
+        fn path(&self) -> String {
+            "x".into()
+        }
+        fn expected(&self) -> &'static str {
+            "a string"
+        }
+        fn null(self) -> Self::Value {
+            None
+        }
+        fn str<E: de::Error>(self, s: Cow<'de, str>) -> Result<Self::Value, E> {
+            Ok(Some(s))
+        }
+    }
+
+    fn text(json: &str) -> Result<Option<String>, ShapeError> {
+        let raw: &RawValue = serde_json::from_str(json).unwrap_or_else(|e| panic!("{json}: {e}"));
+        let walk = Walk::default();
+        walk.run(raw, Step(Text(&walk)))
+            .map(|v| v.map(Cow::into_owned))
+    }
+
+    #[test]
+    fn wrong_types_name_path_and_type() {
+        assert_eq!(text(r#""a""#), Ok(Some("a".into())));
+        assert_eq!(text("null"), Ok(None));
+        for (json, found) in [
+            ("1", "a number"),
+            ("true", "a boolean"),
+            ("[]", "a list"),
+            ("{}", "an object"),
+        ] {
+            assert_eq!(
+                text(json).map_err(|e| e.to_string()),
+                Err(format!("x: expected a string, found {found}"))
+            );
         }
     }
 
     #[test]
-    fn picks_keys_and_skips_the_rest() {
-        let r = raw(r#"{"a": 1, "skip": {"deep": [1, 2, {"x": null}]}, "b": "two"}"#);
-        let Ok(Some([a, b, c])) = fields(r, &["a", "b", "c"], "x") else {
-            panic!("fields")
-        };
-        assert_eq!(a.map(RawValue::get), Some("1"));
-        assert_eq!(b.map(RawValue::get), Some("\"two\""));
-        assert!(c.is_none());
-    }
-
-    #[test]
-    fn duplicate_keys_are_refused() {
-        let r = raw(r#"{"image": "good", "image": "evil"}"#);
-        let Err(e) = fields(r, &["image"], "spec.containers[0]") else {
-            panic!("duplicate accepted")
-        };
-        assert_eq!(e.path, "spec.containers[0]");
-        assert!(e.problem.contains("written twice"), "{e}");
-    }
-
-    #[test]
-    fn wrong_types_name_the_path() {
-        let Err(e) = fields(raw(r#""str""#), &["a"], "spec") else {
-            panic!("string accepted as object")
-        };
-        assert_eq!(e.to_string(), "spec: expected an object, found a string");
-        let Err(e) = items(raw("{}"), "spec.containers") else {
-            panic!("object accepted as list")
-        };
-        assert_eq!(
-            e.to_string(),
-            "spec.containers: expected a list, found an object"
-        );
-        let Err(e) = string(raw("5"), "spec.containers[0].image") else {
-            panic!("number accepted as string")
-        };
-        assert_eq!(
-            e.to_string(),
-            "spec.containers[0].image: expected a string, found a number"
-        );
-    }
-
-    #[test]
-    fn strings_with_escapes_are_decoded() {
-        let Ok(Some(s)) = string(raw(r#""ng\u0069nx""#), "x") else {
-            panic!("string")
-        };
-        assert_eq!(s, "nginx");
-        assert!(matches!(string(raw("null"), "x"), Ok(None)));
+    fn escapes_are_decoded() {
+        assert_eq!(text(r#""ng\u0069nx""#), Ok(Some("nginx".into())));
     }
 }

@@ -40,31 +40,28 @@ pub mod workload;
 #[cfg(all(feature = "wapc", target_arch = "wasm32"))]
 mod entry;
 
-pub use evaluate::{RequestError, evaluate};
+pub use evaluate::evaluate;
 pub use json::ShapeError;
+pub use request::RequestError;
 pub use settings::{Policy, SettingsError, compile_cached};
 pub use verdict::{SettingsValidationResponse, ValidationResponse, Verdict, Violation};
 
 use capabilities::Capabilities;
-use request::{AdmissionRequest, ValidatePayload};
+use request::ValidatePayload;
 
 /// Kubewarden's `validate`: `payload` is `{"request": ..., "settings": ...}`.
 /// Never fails: input the policy cannot read is rejected with a message.
 pub fn validate(payload: &[u8], capabilities: &dyn Capabilities) -> ValidationResponse {
-    let payload: ValidatePayload<'_> = match serde_json::from_slice(payload) {
+    let payload = match ValidatePayload::parse(payload) {
         Ok(p) => p,
-        Err(e) => return ValidationResponse::bad_request(format!("invalid request: {e}")),
+        Err(e) => return ValidationResponse::bad_request(e.to_string()),
     };
     let settings = payload.settings.map_or("null", |s| s.get());
     let policy = match compile_cached(settings.as_bytes()) {
         Ok(p) => p,
         Err(e) => return ValidationResponse::bad_request(format!("invalid settings: {e}")),
     };
-    let request = match AdmissionRequest::parse(payload.request) {
-        Ok(r) => r,
-        Err(e) => return ValidationResponse::bad_request(format!("invalid request: {e}")),
-    };
-    match evaluate(&policy, &request, capabilities) {
+    match evaluate(&policy, &payload.request, capabilities) {
         Ok(verdict) => verdict.into_response(),
         Err(e) => ValidationResponse::bad_request(e.to_string()),
     }

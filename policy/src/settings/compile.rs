@@ -2,7 +2,7 @@
 //! every problem collected (and a key path for each) instead of stopping at
 //! the first.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
@@ -165,7 +165,7 @@ fn read_registries(r: &mut Reader, value: Option<&Value>, entries: &mut Vec<Sour
     let Some(lists) = r.object(value, "registries", LIST_KEYS) else {
         return;
     };
-    let mut allowed: HashMap<String, String> = HashMap::new();
+    let mut allowed: BTreeMap<String, String> = BTreeMap::new();
     for (key, allow) in [("allow", true), ("reject", false)] {
         let path = child("registries", key);
         for (i, item) in r.list(lists.get(key), &path).iter().enumerate() {
@@ -224,7 +224,7 @@ fn read_list(
     } else {
         "repository"
     };
-    let mut allowed: HashMap<String, String> = HashMap::new();
+    let mut allowed: BTreeMap<String, String> = BTreeMap::new();
     for (key, allow) in [("allow", true), ("reject", false)] {
         let path = child(name, key);
         for (i, text) in r.strings(lists.get(key), &path) {
@@ -245,7 +245,7 @@ fn read_list(
 /// one of them is a problem (it could never decide anything sensibly).
 fn conflict(
     r: &mut Reader,
-    allowed: &mut HashMap<String, String>,
+    allowed: &mut BTreeMap<String, String>,
     canonical: String,
     allow: bool,
     origin: &str,
