@@ -229,6 +229,46 @@ load helpers
   run_case other_kind_is_accepted
 }
 
+@test "pull_policy_allow_effective: allow: the effective policy, written or the Kubernetes default, must be in the set" {
+  run_case pull_policy_allow_effective
+}
+
+@test "pull_policy_always_for_unpinned: alwaysForUnpinned: images without a digest must be pulled Always" {
+  run_case pull_policy_always_for_unpinned
+}
+
+@test "pull_policy_bad_settings: values outside Always, IfNotPresent, Never are refused" {
+  run_case pull_policy_bad_settings
+}
+
+@test "pull_policy_enforce_always_adds_missing_field: enforceAlways adds imagePullPolicy where it is not written, and leaves Always alone" {
+  run_case pull_policy_enforce_always_adds_missing_field
+}
+
+@test "pull_policy_enforce_always_leaves_controllers: enforceAlways mutates Pods only: a Deployment is left untouched" {
+  run_case pull_policy_enforce_always_leaves_controllers
+}
+
+@test "pull_policy_enforce_always_nothing_to_change: when every container already pulls Always there is no mutation" {
+  run_case pull_policy_enforce_always_nothing_to_change
+}
+
+@test "pull_policy_enforce_always_pod: enforceAlways: every container, init container and ephemeral container of a Pod is pulled Always; nothing else changes" {
+  run_case pull_policy_enforce_always_pod
+}
+
+@test "pull_policy_rejection_wins_over_mutation: when another rule rejects, the rejection wins and nothing is mutated" {
+  run_case pull_policy_rejection_wins_over_mutation
+}
+
+@test "pull_policy_require_explicit: requireExplicit: containers and image volumes without a pull policy are violations that say how to fix them" {
+  run_case pull_policy_require_explicit
+}
+
+@test "pull_policy_warn_mode: actions.pullPolicy: warn accepts with warnings" {
+  run_case pull_policy_warn_mode
+}
+
 @test "registry_aliases_join_mirror_names: registryAliases makes harbor.corp.example:8443 the same registry" {
   run_case registry_aliases_join_mirror_names
 }

@@ -24,20 +24,36 @@ case_request() {
   fi
 }
 
-# Runs testdata/cases/NAME.json through `imagegate run` and compares the
-# AdmissionResponse with the case's expectation: allowed, the whole message
-# and the warnings.
+# The decoded JSON Patch of an AdmissionResponse on stdin (`[]` for none).
+decoded_patch() {
+  local patch
+  patch=$(jq -r '.patch // empty')
+  if [ -z "$patch" ]; then echo '[]'; else base64 -d <<<"$patch"; fi
+}
+
+# Compares $output (an AdmissionResponse) with the expectation of the case
+# file $1: allowed, the whole message, the warnings and the JSON Patch.
+assert_case_output() {
+  local case="$1" patch
+  echo "output = ${output}"
+  echo "expect = $(jq -c .expect "$case")"
+  jq -e --argjson exp "$(jq -c .expect "$case")" \
+    '.allowed == $exp.allowed
+     and (.status.message // null) == $exp.message
+     and (.warnings // []) == ($exp.warnings // [])' <<<"$output"
+  patch=$(decoded_patch <<<"$output")
+  echo "patch = $patch"
+  jq -e --argjson got "$patch" '(.expect.patch // []) == $got' "$case"
+}
+
+# Runs testdata/cases/NAME.json through `imagegate run` and checks the
+# response against the case.
 run_case() {
   local case="$CASES/$1.json"
   [ -f "$case" ] || { echo "no case $case"; return 1; }
   local request
   request=$(case_request "$case")
   run "$IMAGEGATE" run --policy "$POLICY" --settings-json "$(jq -c .settings "$case")" --request "$request"
-  echo "output = ${output}"
-  echo "expect = $(jq -c .expect "$case")"
   [ "$status" -eq 0 ]
-  jq -e --argjson exp "$(jq -c .expect "$case")" \
-    '.allowed == $exp.allowed
-     and (.status.message // null) == $exp.message
-     and (.warnings // []) == ($exp.warnings // [])' <<<"$output"
+  assert_case_output "$case"
 }

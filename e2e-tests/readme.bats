@@ -25,10 +25,9 @@ extract_readme_settings() {
     [ -f "$case" ] || { echo "README names unknown case $name"; return 1; }
     request=$(case_request "$case")
     run "$IMAGEGATE" run --policy "$POLICY" --settings "$settings" --request "$request"
-    echo "$name: ${output}"
+    echo "README example for $name"
     [ "$status" -eq 0 ]
-    jq -e --argjson exp "$(jq -c .expect "$case")" \
-      '.allowed == $exp.allowed and (.status.message // null) == $exp.message and (.warnings // []) == ($exp.warnings // [])' <<<"$output"
+    assert_case_output "$case"
     count=$((count + 1))
   done
   echo "checked $count README examples"

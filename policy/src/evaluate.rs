@@ -3,11 +3,13 @@
 //! then every rule for each distinct image.
 
 use crate::capabilities::Capabilities;
+use crate::mutate::Edit;
 use crate::reference::Reference;
 use crate::request::{AdmissionRequest, RequestError};
 use crate::rules::{self, RuleId};
 use crate::settings::{Policy, ShortNames};
 use crate::verdict::{Verdict, Violation};
+use crate::workload::SiteKind;
 
 /// Evaluates one request. Requests the policy does not cover (other
 /// operations, kinds or subresources) are accepted with no violations.
@@ -22,6 +24,8 @@ pub fn evaluate(
     let sites = request.image_sites(&location)?;
 
     let mut verdict = Verdict::default();
+    // AlwaysPullImages mutates Pods only; controllers are left alone.
+    let enforce_always = policy.pull_policy.enforce_always && request.kind_name() == Some("Pod");
     // Each distinct image is checked once, then reported at every site.
     let mut checked: Vec<(&str, Findings)> = Vec::new();
     for site in sites.iter() {
@@ -44,14 +48,38 @@ pub fn evaluate(
             }
         };
         let findings = &checked[index].1;
+        let violation = |path: String, rule: RuleId, reason: String| Violation {
+            path,
+            image: Some(image.to_owned()),
+            normalized: findings.normalized(),
+            reason,
+            rule,
+            action: policy.actions.get(rule),
+        };
         for (rule, reason) in &findings.failed {
-            verdict.violations.push(Violation {
-                path: site.path(&location),
-                image: Some(image.to_owned()),
-                normalized: findings.normalized.clone(),
-                reason: reason.clone(),
-                rule: *rule,
-                action: policy.actions.get(*rule),
+            verdict
+                .violations
+                .push(violation(site.path(&location), *rule, reason.clone()));
+        }
+        let Some(reference) = findings.reference.as_ref().filter(|_| !findings.exempt) else {
+            continue;
+        };
+        if policy.pull_policy.checks_anything()
+            && let Some(reason) = policy.pull_policy.check(site, reference)
+        {
+            verdict.violations.push(violation(
+                site.pull_policy_path(&location),
+                RuleId::PullPolicy,
+                reason,
+            ));
+        }
+        if enforce_always
+            && site.kind != SiteKind::ImageVolume
+            && site.pull_policy.as_deref() != Some("Always")
+        {
+            verdict.edits.push(Edit {
+                pointer: site.pull_policy_pointer(&location),
+                value: serde_json::Value::String("Always".to_owned()),
             });
         }
     }
@@ -60,26 +88,37 @@ pub fn evaluate(
 
 /// What the rules found for one image string.
 struct Findings {
-    /// The normalized form, when the image parsed.
-    normalized: Option<String>,
+    /// The parsed reference, when the image parsed.
+    reference: Option<Reference>,
+    /// Matched by `exemptImages`: no rule applies.
+    exempt: bool,
     /// Each failed rule with its reason.
     failed: Vec<(RuleId, String)>,
 }
 
-/// Every rule for one image string.
+impl Findings {
+    /// The normalized form, when the image parsed.
+    fn normalized(&self) -> Option<String> {
+        self.reference.as_ref().map(ToString::to_string)
+    }
+}
+
+/// Every per-image rule for one image string.
 fn check_image(policy: &Policy, image: &str) -> Findings {
     let reference = match Reference::parse(image) {
         Ok(r) => r,
         Err(e) => {
             return Findings {
-                normalized: None,
+                reference: None,
+                exempt: false,
                 failed: vec![(RuleId::Reference, rules::reference::invalid(&e))],
             };
         }
     };
     let names = policy.aliases.names(reference.domain());
+    let exempt = policy.exempt.iter().any(|p| p.matches(&names, &reference));
     let mut failed = Vec::new();
-    if !policy.exempt.iter().any(|p| p.matches(&names, &reference)) {
+    if !exempt {
         let mut check = |rule: RuleId, reason: Option<String>| {
             if let Some(reason) = reason {
                 failed.push((rule, reason));
@@ -94,8 +133,10 @@ fn check_image(policy: &Policy, image: &str) -> Findings {
             check(RuleId::Digest, rules::digest::check_required(&reference));
         }
     }
+    drop(names);
     Findings {
-        normalized: Some(reference.to_string()),
+        reference: Some(reference),
+        exempt,
         failed,
     }
 }

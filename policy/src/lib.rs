@@ -30,6 +30,7 @@ pub mod capabilities;
 pub mod evaluate;
 mod json;
 pub mod matcher;
+pub mod mutate;
 pub mod reference;
 pub mod request;
 pub mod rules;
@@ -51,8 +52,8 @@ use request::ValidatePayload;
 
 /// Kubewarden's `validate`: `payload` is `{"request": ..., "settings": ...}`.
 /// Never fails: input the policy cannot read is rejected with a message.
-pub fn validate(payload: &[u8], capabilities: &dyn Capabilities) -> ValidationResponse {
-    let payload = match ValidatePayload::parse(payload) {
+pub fn validate(bytes: &[u8], capabilities: &dyn Capabilities) -> ValidationResponse {
+    let payload = match ValidatePayload::parse(bytes) {
         Ok(p) => p,
         Err(e) => return ValidationResponse::bad_request(e.to_string()),
     };
@@ -61,10 +62,25 @@ pub fn validate(payload: &[u8], capabilities: &dyn Capabilities) -> ValidationRe
         Ok(p) => p,
         Err(e) => return ValidationResponse::bad_request(format!("invalid settings: {e}")),
     };
-    match evaluate(&policy, &payload.request, capabilities) {
-        Ok(verdict) => verdict.into_response(),
-        Err(e) => ValidationResponse::bad_request(e.to_string()),
+    let verdict = match evaluate(&policy, &payload.request, capabilities) {
+        Ok(verdict) => verdict,
+        Err(e) => return ValidationResponse::bad_request(e.to_string()),
+    };
+    let edits = verdict.edits.clone();
+    let mut response = verdict.into_response();
+    // A rejection wins over a mutation; an accepted request with nothing to
+    // change returns no object.
+    if response.accepted && !edits.is_empty() {
+        match mutate::mutated_object(bytes, &edits) {
+            Ok(object) => response.mutated_object = Some(object),
+            Err(e) => {
+                return ValidationResponse::bad_request(format!(
+                    "invalid request: cannot mutate the object: {e}"
+                ));
+            }
+        }
     }
+    response
 }
 
 /// Kubewarden's `validate_settings`: `settings` is the settings object.

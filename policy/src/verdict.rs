@@ -44,6 +44,9 @@ impl fmt::Display for Violation {
 pub struct Verdict {
     /// In field order: the order the images appear in the object.
     pub violations: Vec<Violation>,
+    /// Edits to the object (mutating settings); applied only when the
+    /// request is accepted.
+    pub edits: Vec<crate::mutate::Edit>,
 }
 
 impl Verdict {
@@ -194,6 +197,7 @@ mod tests {
                 v(Some("b"), None, RuleId::Tag, Action::Warn),
                 v(Some("c"), None, RuleId::Tag, Action::Deny),
             ],
+            ..Verdict::default()
         };
         assert!(!verdict.is_accepted());
         let msg = verdict.message().unwrap_or_default();
@@ -201,6 +205,7 @@ mod tests {
         assert_eq!(verdict.warnings().len(), 1);
         let one = Verdict {
             violations: vec![v(Some("a"), None, RuleId::Source, Action::Deny)],
+            ..Verdict::default()
         };
         assert!(
             one.message()
@@ -213,6 +218,7 @@ mod tests {
     fn warn_only_is_accepted_with_warnings() {
         let verdict = Verdict {
             violations: vec![v(Some("a"), None, RuleId::Source, Action::Warn)],
+            ..Verdict::default()
         };
         let r = verdict.into_response();
         assert!(r.accepted);

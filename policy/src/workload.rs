@@ -127,6 +127,35 @@ impl ImageSite<'_> {
         )
     }
 
+    /// Field path of the pull policy, e.g. `spec.containers[0].imagePullPolicy`
+    /// (`volumes[i].image.pullPolicy` for image volumes).
+    pub fn pull_policy_path(&self, location: &PodSpecLocation) -> String {
+        let field = match self.kind {
+            SiteKind::ImageVolume => "image.pullPolicy",
+            _ => "imagePullPolicy",
+        };
+        format!(
+            "{}.{}[{}].{field}",
+            location.prefix,
+            self.kind.list_key(),
+            self.index
+        )
+    }
+
+    /// JSON pointer (RFC 6901) of a container's `imagePullPolicy`.
+    pub fn pull_policy_pointer(&self, location: &PodSpecLocation) -> String {
+        let mut pointer = String::new();
+        for key in location.keys {
+            pointer.push('/');
+            pointer.push_str(key);
+        }
+        format!(
+            "{pointer}/{}/{}/imagePullPolicy",
+            self.kind.list_key(),
+            self.index
+        )
+    }
+
     /// `container "app"`, or `container` when it has no name.
     pub fn owner(&self) -> String {
         match &self.name {

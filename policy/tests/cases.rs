@@ -75,16 +75,32 @@ fn cases() {
         let payload = json!({"request": request_of(&case), "settings": case["settings"]});
         let bytes = serde_json::to_vec(&payload).expect("payload");
         let response = imagegate_policy::validate(&bytes, &Offline);
+        // Hosts turn the mutated object into a JSON Patch against the
+        // request's object, as Kubewarden does; the cases hold that patch.
+        let patch = match &response.mutated_object {
+            Some(mutated) => {
+                serde_json::to_value(json_patch::diff(&payload["request"]["object"], mutated))
+                    .expect("patch")
+            }
+            None => json!([]),
+        };
         let got = json!({
             "allowed": response.accepted,
             "message": response.message,
             "warnings": response.warnings.unwrap_or_default(),
+            "patch": patch,
         });
         let expected = &case["expect"];
         let same = expected["allowed"] == got["allowed"]
             && expected["message"] == got["message"]
-            && expected.get("warnings").cloned().unwrap_or(json!([])) == got["warnings"];
+            && expected.get("warnings").cloned().unwrap_or(json!([])) == got["warnings"]
+            && expected.get("patch").cloned().unwrap_or(json!([])) == got["patch"];
         if bless && !same {
+            let mut got = got;
+            // Keep the files short: no patch written means no mutation.
+            if got["patch"] == json!([]) {
+                got.as_object_mut().expect("object").remove("patch");
+            }
             case["expect"] = got;
             let mut out = serde_json::to_string_pretty(&case).expect("json");
             out.push('\n');

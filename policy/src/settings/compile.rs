@@ -10,6 +10,7 @@ use crate::matcher::image::ImagePattern;
 use crate::matcher::registry::{RegistryPattern, parse_alias};
 use crate::matcher::repository::RepositoryPattern;
 use crate::matcher::tag::TagPattern;
+use crate::rules::pull_policy::{PullPolicy, PullPolicyRules};
 use crate::rules::source::{SourceEntry, SourceRules};
 use crate::rules::tag::{TagEntry, TagRules};
 use crate::rules::{Action, RuleId};
@@ -50,9 +51,8 @@ const METADATA_KEYS: &[&str] = &[
     "requireLabels",
     "skipOnResolutionFailure",
 ];
-const PULL_POLICIES: &[&str] = &["Always", "IfNotPresent", "Never"];
 const RESOLVE_MODES: &[&str] = &["Never", "AttemptRewrite", "Required"];
-const NOT_YET: &str = "is not supported by this version of imagegate yet";
+const NOT_YET: &str = "not supported by this version of imagegate yet";
 
 /// Compiles a settings value (an object, or `null` for none).
 pub fn compile(settings: &Value) -> Result<Policy, SettingsError> {
@@ -126,7 +126,7 @@ pub fn compile(settings: &Value) -> Result<Policy, SettingsError> {
     }
     policy.tags = read_tags(&mut r, top.get("tags"));
     policy.digests = read_digests(&mut r, top.get("digests"));
-    read_pull_policy(&mut r, top.get("pullPolicy"));
+    policy.pull_policy = read_pull_policy(&mut r, top.get("pullPolicy"));
     read_image_metadata(&mut r, top.get("imageMetadata"));
 
     for (i, text) in r.strings(top.get("exemptImages"), "exemptImages") {
@@ -321,46 +321,42 @@ fn read_digests(r: &mut Reader, value: Option<&Value>) -> DigestRules {
         r.problem(
             "digests.resolve",
             Some(mode),
-            format!("resolving tags to digests {NOT_YET}"),
+            format!("resolving tags to digests is {NOT_YET}"),
         );
     }
     rules
 }
 
-/// Read and checked so typos are caught; the rules themselves come with the
-/// pull-policy work, and until then any non-default value is refused rather
-/// than silently ignored.
-fn read_pull_policy(r: &mut Reader, value: Option<&Value>) {
+fn read_pull_policy(r: &mut Reader, value: Option<&Value>) -> PullPolicyRules {
+    let mut rules = PullPolicyRules::default();
     let Some(pp) = r.object(value, "pullPolicy", PULL_POLICY_KEYS) else {
-        return;
+        return rules;
     };
-    let mut used = false;
-    for key in ["requireExplicit", "alwaysForUnpinned", "enforceAlways"] {
-        used |= r.bool(pp.get(key), &child("pullPolicy", key));
-    }
+    rules.require_explicit = r.bool(pp.get("requireExplicit"), "pullPolicy.requireExplicit");
     for (i, text) in r.strings(pp.get("allow"), "pullPolicy.allow") {
-        used = true;
-        if !PULL_POLICIES.contains(&text) {
-            let hint = crate::settings::raw::suggest(text, PULL_POLICIES)
-                .map(|s| format!(" (did you mean \"{s}\"?)"))
-                .unwrap_or_default();
-            r.problem(
-                &index("pullPolicy.allow", i),
-                Some(text),
-                format!("must be one of {}{hint}", PULL_POLICIES.join(", ")),
-            );
+        match PullPolicy::parse(text) {
+            Some(p) if !rules.allow.contains(&p) => rules.allow.push(p),
+            Some(_) => {}
+            None => {
+                let hint = crate::settings::raw::suggest(text, &PullPolicy::NAMES)
+                    .map(|s| format!(" (did you mean \"{s}\"?)"))
+                    .unwrap_or_default();
+                r.problem(
+                    &index("pullPolicy.allow", i),
+                    Some(text),
+                    format!("must be one of {}{hint}", PullPolicy::NAMES.join(", ")),
+                );
+            }
         }
     }
-    if used {
-        r.problem(
-            "pullPolicy",
-            None,
-            format!("the pullPolicy rules {NOT_YET}"),
-        );
-    }
+    rules.always_for_unpinned = r.bool(pp.get("alwaysForUnpinned"), "pullPolicy.alwaysForUnpinned");
+    rules.enforce_always = r.bool(pp.get("enforceAlways"), "pullPolicy.enforceAlways");
+    rules
 }
 
-/// Read and checked like `pullPolicy`; refused while unimplemented.
+/// Read and checked so typos are caught; the rules themselves need the OCI
+/// host capabilities, and until they come any non-default value is refused
+/// rather than silently ignored.
 fn read_image_metadata(r: &mut Reader, value: Option<&Value>) {
     let Some(md) = r.object(value, "imageMetadata", METADATA_KEYS) else {
         return;
@@ -378,7 +374,7 @@ fn read_image_metadata(r: &mut Reader, value: Option<&Value>) {
         r.problem(
             "imageMetadata",
             None,
-            format!("the imageMetadata rules {NOT_YET}"),
+            format!("the imageMetadata rules are {NOT_YET}"),
         );
     }
 }
@@ -482,18 +478,43 @@ mod tests {
     fn unimplemented_rules_are_refused_not_ignored() {
         let found = problems(json!({
             "digests": {"resolve": "AttemptRewrite"},
-            "pullPolicy": {"allow": ["Always", "Sometimes"]},
             "imageMetadata": {"rejectLabels": {"a": "b"}}
         }));
-        assert_eq!(found.len(), 4, "{found:?}");
-        assert!(found[0].contains("not supported by this version"));
-        assert!(found[1].starts_with(
-            r#"pullPolicy.allow[1] "Sometimes": must be one of Always, IfNotPresent, Never"#
-        ));
-        assert!(found[2].contains("not supported by this version"));
-        assert!(found[3].contains("not supported by this version"));
+        assert_eq!(
+            found,
+            vec![
+                r#"digests.resolve "AttemptRewrite": resolving tags to digests is not supported by this version of imagegate yet"#,
+                "imageMetadata: the imageMetadata rules are not supported by this version of imagegate yet",
+            ]
+        );
         // Their default values are fine.
         assert!(problems(json!({"digests": {"resolve": "Never", "require": false}, "pullPolicy": {}, "imageMetadata": {}})).is_empty());
+    }
+
+    #[test]
+    fn pull_policy_values_are_the_kubernetes_ones() {
+        assert_eq!(
+            problems(json!({"pullPolicy": {"allow": ["Always", "Sometimes", "ifnotpresent"], "enforceAlways": 1}})),
+            vec![
+                r#"pullPolicy.allow[1] "Sometimes": must be one of Always, IfNotPresent, Never"#.to_owned(),
+                r#"pullPolicy.allow[2] "ifnotpresent": must be one of Always, IfNotPresent, Never (did you mean "IfNotPresent"?)"#.to_owned(),
+                "pullPolicy.enforceAlways: expected true or false, found the number 1".to_owned(),
+            ]
+        );
+        let Ok(policy) = compile(
+            &json!({"pullPolicy": {"allow": ["Always", "Never"], "requireExplicit": true, "alwaysForUnpinned": true, "enforceAlways": true}}),
+        ) else {
+            panic!("valid pullPolicy refused")
+        };
+        assert_eq!(
+            policy.pull_policy.allow,
+            vec![PullPolicy::Always, PullPolicy::Never]
+        );
+        assert!(
+            policy.pull_policy.require_explicit
+                && policy.pull_policy.always_for_unpinned
+                && policy.pull_policy.enforce_always
+        );
     }
 
     #[test]

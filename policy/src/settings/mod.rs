@@ -17,6 +17,7 @@ use std::rc::Rc;
 use crate::matcher::image::ImagePattern;
 use crate::matcher::registry::Aliases;
 use crate::rules::Actions;
+use crate::rules::pull_policy::PullPolicyRules;
 use crate::rules::source::SourceRules;
 use crate::rules::tag::TagRules;
 
@@ -94,6 +95,7 @@ pub struct Policy {
     pub(crate) short_names: ShortNames,
     pub(crate) tags: TagRules,
     pub(crate) digests: DigestRules,
+    pub(crate) pull_policy: PullPolicyRules,
     pub(crate) exempt: Vec<ImagePattern>,
     pub(crate) actions: Actions,
 }
