@@ -77,8 +77,36 @@ load helpers
   run_case delete_is_accepted
 }
 
+@test "digest_attempt_rewrite_pins_what_resolves: AttemptRewrite pins every image whose digest the host resolves (to its normalized name) and leaves the others" {
+  run_case digest_attempt_rewrite_pins_what_resolves
+}
+
+@test "digest_no_answer_recorded: a lookup the host cannot answer is a failure with the host's words" {
+  run_case digest_no_answer_recorded
+}
+
 @test "digest_only_is_not_latest: SPEC: trusted-repos rejects digest-only images as latest; a pinned image has no effective tag" {
   run_case digest_only_is_not_latest
+}
+
+@test "digest_pinned_images_are_not_looked_up: pinned images are left alone (no lookup is recorded for them)" {
+  run_case digest_pinned_images_are_not_looked_up
+}
+
+@test "digest_require_after_failed_rewrite: require with AttemptRewrite: an image left unpinned by a failed lookup is rejected" {
+  run_case digest_require_after_failed_rewrite
+}
+
+@test "digest_required_rejects_unresolvable: Required rejects an image whose digest cannot be resolved, with the host's reason; nothing is mutated" {
+  run_case digest_required_rejects_unresolvable
+}
+
+@test "digest_required_warn_mode_still_pins: Required in warn mode: a warning for the image that does not resolve, the others pinned" {
+  run_case digest_required_warn_mode_still_pins
+}
+
+@test "digest_rewrite_in_deployment_template: AttemptRewrite pins images in controllers' pod templates too" {
+  run_case digest_rewrite_in_deployment_template
 }
 
 @test "digests_require: digests.require rejects unpinned images" {

@@ -31,6 +31,16 @@ decoded_patch() {
   if [ -z "$patch" ]; then echo '[]'; else base64 -d <<<"$patch"; fi
 }
 
+# The flags that give `imagegate run` the case's recorded host answers
+# (`--host-capabilities FILE`), when the case has any.
+case_capability_flags() {
+  local case="$1" out="$BATS_TEST_TMPDIR/capabilities.json"
+  if jq -e 'has("capabilities")' "$case" >/dev/null; then
+    jq '.capabilities' "$case" >"$out"
+    echo "--host-capabilities $out"
+  fi
+}
+
 # Compares $output (an AdmissionResponse) with the expectation of the case
 # file $1: allowed, the whole message, the warnings and the JSON Patch.
 assert_case_output() {
@@ -53,7 +63,8 @@ run_case() {
   [ -f "$case" ] || { echo "no case $case"; return 1; }
   local request
   request=$(case_request "$case")
-  run "$IMAGEGATE" run --policy "$POLICY" --settings-json "$(jq -c .settings "$case")" --request "$request"
+  # shellcheck disable=SC2046 # the flags are two words or none
+  run "$IMAGEGATE" run --policy "$POLICY" --settings-json "$(jq -c .settings "$case")" --request "$request" $(case_capability_flags "$case")
   [ "$status" -eq 0 ]
   assert_case_output "$case"
 }

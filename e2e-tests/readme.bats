@@ -24,7 +24,8 @@ extract_readme_settings() {
     case="$CASES/$name.json"
     [ -f "$case" ] || { echo "README names unknown case $name"; return 1; }
     request=$(case_request "$case")
-    run "$IMAGEGATE" run --policy "$POLICY" --settings "$settings" --request "$request"
+    # shellcheck disable=SC2046 # the flags are two words or none
+    run "$IMAGEGATE" run --policy "$POLICY" --settings "$settings" --request "$request" $(case_capability_flags "$case")
     echo "README example for $name"
     [ "$status" -eq 0 ]
     assert_case_output "$case"

@@ -6,6 +6,7 @@ use crate::capabilities::Capabilities;
 use crate::mutate::Edit;
 use crate::reference::Reference;
 use crate::request::{AdmissionRequest, RequestError};
+use crate::rules::digest::{Lookups, Resolution};
 use crate::rules::{self, RuleId};
 use crate::settings::{Policy, ShortNames};
 use crate::verdict::{Verdict, Violation};
@@ -16,7 +17,7 @@ use crate::workload::SiteKind;
 pub fn evaluate(
     policy: &Policy,
     request: &AdmissionRequest<'_>,
-    _capabilities: &dyn Capabilities,
+    capabilities: &dyn Capabilities,
 ) -> Result<Verdict, RequestError> {
     let Some(location) = request.pod_spec_location()? else {
         return Ok(Verdict::default());
@@ -28,6 +29,7 @@ pub fn evaluate(
     let enforce_always = policy.pull_policy.enforce_always && request.kind_name() == Some("Pod");
     // Each distinct image is checked once, then reported at every site.
     let mut checked: Vec<(&str, Findings)> = Vec::new();
+    let mut lookups = Lookups::new(capabilities);
     for site in sites.iter() {
         let Some(image) = site.image.as_deref() else {
             verdict.violations.push(Violation {
@@ -43,7 +45,7 @@ pub fn evaluate(
         let index = match checked.iter().position(|(i, _)| *i == image) {
             Some(index) => index,
             None => {
-                checked.push((image, check_image(policy, image)));
+                checked.push((image, check_image(policy, image, &mut lookups)));
                 checked.len() - 1
             }
         };
@@ -64,6 +66,12 @@ pub fn evaluate(
         let Some(reference) = findings.reference.as_ref().filter(|_| !findings.exempt) else {
             continue;
         };
+        if let Resolution::Pinned(pinned) = &findings.resolution {
+            verdict.edits.push(Edit {
+                pointer: site.image_pointer(&location),
+                value: serde_json::Value::String(pinned.clone()),
+            });
+        }
         if policy.pull_policy.checks_anything()
             && let Some(reason) = policy.pull_policy.check(site, reference)
         {
@@ -94,6 +102,8 @@ struct Findings {
     exempt: bool,
     /// Each failed rule with its reason.
     failed: Vec<(RuleId, String)>,
+    /// What resolving its digest gave.
+    resolution: Resolution,
 }
 
 impl Findings {
@@ -104,7 +114,7 @@ impl Findings {
 }
 
 /// Every per-image rule for one image string.
-fn check_image(policy: &Policy, image: &str) -> Findings {
+fn check_image(policy: &Policy, image: &str, lookups: &mut Lookups<'_>) -> Findings {
     let reference = match Reference::parse(image) {
         Ok(r) => r,
         Err(e) => {
@@ -112,13 +122,16 @@ fn check_image(policy: &Policy, image: &str) -> Findings {
                 reference: None,
                 exempt: false,
                 failed: vec![(RuleId::Reference, rules::reference::invalid(&e))],
+                resolution: Resolution::NotAttempted,
             };
         }
     };
     let names = policy.aliases.names(reference.domain());
     let exempt = policy.exempt.iter().any(|p| p.matches(&names, &reference));
     let mut failed = Vec::new();
+    let mut resolution = Resolution::NotAttempted;
     if !exempt {
+        resolution = policy.digests.resolve(&reference, lookups);
         let mut check = |rule: RuleId, reason: Option<String>| {
             if let Some(reason) = reason {
                 failed.push((rule, reason));
@@ -129,14 +142,16 @@ fn check_image(policy: &Policy, image: &str) -> Findings {
         }
         check(RuleId::Source, policy.source.decide(&names, &reference));
         check(RuleId::Tag, policy.tags.check(&reference));
-        if policy.digests.require {
-            check(RuleId::Digest, rules::digest::check_required(&reference));
-        }
+        check(
+            RuleId::Digest,
+            policy.digests.check(&reference, &resolution),
+        );
     }
     drop(names);
     Findings {
         reference: Some(reference),
         exempt,
         failed,
+        resolution,
     }
 }

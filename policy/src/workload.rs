@@ -144,16 +144,26 @@ impl ImageSite<'_> {
 
     /// JSON pointer (RFC 6901) of a container's `imagePullPolicy`.
     pub fn pull_policy_pointer(&self, location: &PodSpecLocation) -> String {
+        format!("{}/imagePullPolicy", self.item_pointer(location))
+    }
+
+    /// JSON pointer of the image: `.../containers/0/image`, or
+    /// `.../volumes/0/image/reference` for an image volume.
+    pub fn image_pointer(&self, location: &PodSpecLocation) -> String {
+        let field = match self.kind {
+            SiteKind::ImageVolume => "image/reference",
+            _ => "image",
+        };
+        format!("{}/{field}", self.item_pointer(location))
+    }
+
+    fn item_pointer(&self, location: &PodSpecLocation) -> String {
         let mut pointer = String::new();
         for key in location.keys {
             pointer.push('/');
             pointer.push_str(key);
         }
-        format!(
-            "{pointer}/{}/{}/imagePullPolicy",
-            self.kind.list_key(),
-            self.index
-        )
+        format!("{pointer}/{}/{}", self.kind.list_key(), self.index)
     }
 
     /// `container "app"`, or `container` when it has no name.

@@ -11,7 +11,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use imagegate_policy::capabilities::Offline;
+use imagegate_policy::capabilities::{Capabilities, CapabilityError};
 use serde_json::{Value, json};
 
 fn testdata() -> PathBuf {
@@ -53,6 +53,24 @@ fn request_of(case: &Value) -> Value {
            "operation": "CREATE", "object": object})
 }
 
+/// Host lookups answered from the case's `capabilities` fixture, the same
+/// file format `imagegate run --host-capabilities` reads:
+/// `{"manifest_digest": {"<image>": "sha256:..." | {"error": "..."}}}`.
+/// A name with no recorded answer fails with `no answer recorded for <name>`.
+struct Recorded(Value);
+
+impl Capabilities for Recorded {
+    fn manifest_digest(&self, image: &str) -> Result<String, CapabilityError> {
+        match &self.0["manifest_digest"][image] {
+            Value::String(digest) => Ok(digest.clone()),
+            Value::Object(o) => Err(CapabilityError(
+                o["error"].as_str().unwrap_or_default().to_owned(),
+            )),
+            _ => Err(CapabilityError(format!("no answer recorded for {image}"))),
+        }
+    }
+}
+
 #[test]
 fn cases() {
     let bless = std::env::var_os("IMAGEGATE_BLESS").is_some();
@@ -74,7 +92,8 @@ fn cases() {
             serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         let payload = json!({"request": request_of(&case), "settings": case["settings"]});
         let bytes = serde_json::to_vec(&payload).expect("payload");
-        let response = imagegate_policy::validate(&bytes, &Offline);
+        let capabilities = Recorded(case.get("capabilities").cloned().unwrap_or(Value::Null));
+        let response = imagegate_policy::validate(&bytes, &capabilities);
         // Hosts turn the mutated object into a JSON Patch against the
         // request's object, as Kubewarden does; the cases hold that patch.
         let patch = match &response.mutated_object {

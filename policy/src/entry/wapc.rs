@@ -36,7 +36,15 @@ impl Capabilities for HostCalls {
         }
         let request = serde_json::to_vec(image).map_err(|e| CapabilityError(e.to_string()))?;
         let answer = guest::host_call("kubewarden", "oci", "v1/manifest_digest", &request)
-            .map_err(|e| CapabilityError(e.to_string()))?;
+            .map_err(|e| {
+                // wapc-guest prefixes the host's words with "Host error: ".
+                let text = e.to_string();
+                CapabilityError(
+                    text.strip_prefix("Host error: ")
+                        .unwrap_or(&text)
+                        .to_owned(),
+                )
+            })?;
         serde_json::from_slice::<Answer>(&answer)
             .map(|a| a.digest)
             .map_err(|e| CapabilityError(format!("the host's answer is not a digest: {e}")))

@@ -10,12 +10,13 @@ use crate::matcher::image::ImagePattern;
 use crate::matcher::registry::{RegistryPattern, parse_alias};
 use crate::matcher::repository::RepositoryPattern;
 use crate::matcher::tag::TagPattern;
+use crate::rules::digest::{DigestRules, Resolve};
 use crate::rules::pull_policy::{PullPolicy, PullPolicyRules};
 use crate::rules::source::{SourceEntry, SourceRules};
 use crate::rules::tag::{TagEntry, TagRules};
 use crate::rules::{Action, RuleId};
 use crate::settings::raw::{Reader, child, index};
-use crate::settings::{DigestRules, Policy, SettingsError, ShortNames};
+use crate::settings::{Policy, SettingsError, ShortNames};
 
 const TOP_KEYS: &[&str] = &[
     "registries",
@@ -51,7 +52,6 @@ const METADATA_KEYS: &[&str] = &[
     "requireLabels",
     "skipOnResolutionFailure",
 ];
-const RESOLVE_MODES: &[&str] = &["Never", "AttemptRewrite", "Required"];
 const NOT_YET: &str = "not supported by this version of imagegate yet";
 
 /// Compiles a settings value (an object, or `null` for none).
@@ -315,14 +315,8 @@ fn read_digests(r: &mut Reader, value: Option<&Value>) -> DigestRules {
         return rules;
     };
     rules.require = r.bool(digests.get("require"), "digests.require");
-    if let Some(mode @ ("AttemptRewrite" | "Required")) =
-        r.one_of(digests.get("resolve"), "digests.resolve", RESOLVE_MODES)
-    {
-        r.problem(
-            "digests.resolve",
-            Some(mode),
-            format!("resolving tags to digests is {NOT_YET}"),
-        );
+    if let Some(mode) = r.one_of(digests.get("resolve"), "digests.resolve", &Resolve::NAMES) {
+        rules.resolve = Resolve::parse(mode).unwrap_or_default();
     }
     rules
 }
@@ -476,17 +470,19 @@ mod tests {
 
     #[test]
     fn unimplemented_rules_are_refused_not_ignored() {
-        let found = problems(json!({
-            "digests": {"resolve": "AttemptRewrite"},
-            "imageMetadata": {"rejectLabels": {"a": "b"}}
-        }));
+        let found = problems(json!({"imageMetadata": {"rejectLabels": {"a": "b"}}}));
         assert_eq!(
             found,
             vec![
-                r#"digests.resolve "AttemptRewrite": resolving tags to digests is not supported by this version of imagegate yet"#,
-                "imageMetadata: the imageMetadata rules are not supported by this version of imagegate yet",
+                "imageMetadata: the imageMetadata rules are not supported by this version of imagegate yet"
             ]
         );
+        let Ok(policy) = compile(&json!({"digests": {"resolve": "Required", "require": true}}))
+        else {
+            panic!("digest settings refused")
+        };
+        assert_eq!(policy.digests.resolve, Resolve::Required);
+        assert!(policy.digests.require);
         // Their default values are fine.
         assert!(problems(json!({"digests": {"resolve": "Never", "require": false}, "pullPolicy": {}, "imageMetadata": {}})).is_empty());
     }

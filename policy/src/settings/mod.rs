@@ -17,6 +17,7 @@ use std::rc::Rc;
 use crate::matcher::image::ImagePattern;
 use crate::matcher::registry::Aliases;
 use crate::rules::Actions;
+use crate::rules::digest::DigestRules;
 use crate::rules::pull_policy::PullPolicyRules;
 use crate::rules::source::SourceRules;
 use crate::rules::tag::TagRules;
@@ -78,13 +79,6 @@ pub enum ShortNames {
     Allow,
     /// The image must name its registry (CRI-O may resolve short names elsewhere).
     Reject,
-}
-
-/// `digests`: pinning rules.
-#[derive(Debug, Clone, Default)]
-pub struct DigestRules {
-    /// Every image must be pinned.
-    pub require: bool,
 }
 
 /// Compiled settings: everything the rules need, parsed once.
