@@ -10,9 +10,13 @@
 //!   object, which `imagegate run` wraps as CREATE (uid `imagegate-run`);
 //! * `object`: a plain object, written to a file, wrapped the same way.
 //!
-//! `allowed`, `status.message` (null when absent) and `warnings` (empty when
-//! null or absent) are compared with `expect`. Every mismatch is collected and
-//! reported at once.
+//! A case's `capabilities` (recorded host answers) are written to a file and
+//! passed with `--host-capabilities`, as the bats suite does.
+//!
+//! `allowed`, `status.message` (null when absent), `warnings` (empty when
+//! null or absent) and the decoded JSON Patch (`[]` when the response has
+//! none; `expect.patch` absent means `[]`) are compared with `expect`. Every
+//! mismatch is collected and reported at once.
 //!
 //! One difference from the native run: `imagegate run`, like `kwctl run`,
 //! asks `validate_settings` first and exits 1 when the settings are not valid,
@@ -30,6 +34,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
 
+use base64::Engine as _;
 use serde_json::{Value, json};
 
 /// The prefix of the policy's `validate` message for settings that are not valid.
@@ -119,8 +124,14 @@ fn run_case(file: &Path, policy: &Path, dir: &Path) -> Result<(), String> {
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
     let (request, uid) = request_file(&case, name, dir);
     let settings = case.get("settings").cloned().unwrap_or(Value::Null);
-    let output = Command::new(env!("CARGO_BIN_EXE_imagegate"))
-        .arg("run")
+    let mut command = Command::new(env!("CARGO_BIN_EXE_imagegate"));
+    command.arg("run");
+    if let Some(capabilities) = case.get("capabilities") {
+        let path = dir.join(format!("{name}.capabilities.json"));
+        std::fs::write(&path, capabilities.to_string()).expect("write capabilities");
+        command.arg("--host-capabilities").arg(path);
+    }
+    let output = command
         .arg("--policy")
         .arg(policy)
         .arg("--settings-json")
@@ -143,6 +154,7 @@ fn run_case(file: &Path, policy: &Path, dir: &Path) -> Result<(), String> {
             None | Some(Value::Null) => json!([]),
             Some(w) => w.clone(),
         },
+        "patch": expect.get("patch").cloned().unwrap_or(json!([])),
     });
     let differs = |got: String| {
         Err(format!(
@@ -168,7 +180,8 @@ fn run_case(file: &Path, policy: &Path, dir: &Path) -> Result<(), String> {
             let ok = stdout.is_empty()
                 && stderr.trim_end() == want
                 && expected["allowed"] == json!(false)
-                && expected["warnings"] == json!([]);
+                && expected["warnings"] == json!([])
+                && expected["patch"] == json!([]);
             return if ok {
                 Ok(())
             } else {
@@ -186,6 +199,19 @@ fn run_case(file: &Path, policy: &Path, dir: &Path) -> Result<(), String> {
         Ok(v) if stdout.lines().count() == 1 => v,
         _ => return differs(format!("stdout that is not one JSON line: {stdout:?}")),
     };
+    let patch = match response.get("patch").and_then(Value::as_str) {
+        None => json!([]),
+        Some(encoded) => {
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .ok()
+                .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok());
+            match decoded {
+                Some(patch) => patch,
+                None => return differs(format!("a patch that is not base64 JSON: {encoded:?}")),
+            }
+        }
+    };
     let got = json!({
         "uid": response["uid"],
         "allowed": response["allowed"],
@@ -198,6 +224,7 @@ fn run_case(file: &Path, policy: &Path, dir: &Path) -> Result<(), String> {
             None | Some(Value::Null) => json!([]),
             Some(w) => w.clone(),
         },
+        "patch": patch,
     });
     if got == expected {
         Ok(())
