@@ -65,6 +65,20 @@ POD_REQUEST="$REQUESTS/pod_create.json"
   [ "$output" = "ALLOWED" ]
 }
 
+@test "run --output text: MUTATED with the number of patch operations --patch prints" {
+  settings='{"pullPolicy": {"enforceAlways": true}}'
+  run --separate-stderr "$IMAGEGATE" run --policy "$POLICY" --request "$POD_REQUEST" --settings-json "$settings" --patch
+  echo "patch = ${output}"
+  [ "$status" -eq 0 ]
+  operations=$(jq length <<<"$output")
+  [ "$operations" -ge 1 ]
+  run --separate-stderr "$IMAGEGATE" run --policy "$POLICY" --request "$POD_REQUEST" --settings-json "$settings" -o text
+  echo "output = ${output}"
+  [ "$status" -eq 0 ]
+  [ "${lines[0]}" = "ALLOWED" ]
+  [[ "${lines[1]}" == "MUTATED: $operations patch operation"* ]]
+}
+
 @test "run --patch prints [] when nothing mutates" {
   run --separate-stderr "$IMAGEGATE" run --policy "$POLICY" --request "$POD_REQUEST" --patch
   echo "output = ${output}"
@@ -203,11 +217,15 @@ EOF
 # --- inspect -------------------------------------------------------------------
 
 @test "inspect shows the metadata make annotated-policy.wasm embeds" {
+  # mutating as metadata.yml says it (the module can mutate since pullPolicy.enforceAlways).
+  mutating=$(sed -n 's/^mutating: *\(true\|false\).*/\1/p' "$ROOT/metadata.yml")
+  echo "metadata.yml mutating = ${mutating}"
+  [ -n "$mutating" ]
   run --separate-stderr "$IMAGEGATE" inspect "$POLICY" -o json
   echo "output = ${output}"
   [ "$status" -eq 0 ]
-  jq -e '.protocolVersion == "v1"
-         and .mutating == false
+  jq -e --argjson mutating "$mutating" '.protocolVersion == "v1"
+         and .mutating == $mutating
          and .backgroundAudit == true
          and .executionMode == "kubewarden-wapc"
          and ([.rules[].resources[]] | index("pods/ephemeralcontainers") != null)
