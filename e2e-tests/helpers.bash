@@ -57,14 +57,23 @@ assert_case_output() {
 }
 
 # Runs testdata/cases/NAME.json through `imagegate run` and checks the
-# response against the case.
+# response against the case. Like `kwctl run`, `imagegate run` checks the
+# settings first: a case that expects `invalid settings: M` must exit 1 with
+# `provided settings are not valid: M`.
 run_case() {
   local case="$CASES/$1.json"
   [ -f "$case" ] || { echo "no case $case"; return 1; }
-  local request
+  local request settings_problem
   request=$(case_request "$case")
   # shellcheck disable=SC2046 # the flags are two words or none
   run "$IMAGEGATE" run --policy "$POLICY" --settings-json "$(jq -c .settings "$case")" --request "$request" $(case_capability_flags "$case")
+  settings_problem=$(jq -r '.expect.message // "" | select(startswith("invalid settings: ")) | sub("^invalid settings: "; "")' "$case")
+  if [ -n "$settings_problem" ]; then
+    echo "output = ${output}"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"provided settings are not valid: $settings_problem"* ]]
+    return
+  fi
   [ "$status" -eq 0 ]
   assert_case_output "$case"
 }
