@@ -38,7 +38,7 @@ pub mod settings;
 pub mod verdict;
 pub mod workload;
 
-#[cfg(all(feature = "wapc", target_arch = "wasm32"))]
+#[cfg(all(any(feature = "wapc", feature = "js"), target_arch = "wasm32"))]
 mod entry;
 
 pub use evaluate::evaluate;

@@ -58,6 +58,16 @@ impl Glob {
     }
 }
 
+/// Whether `text` matches the glob `pattern` (case-sensitive), without
+/// compiling it: for patterns kept as slices of a larger string.
+pub fn matches(pattern: &str, text: &str) -> bool {
+    if has_wildcard(pattern) {
+        glob_match(pattern.as_bytes(), text.as_bytes(), false)
+    } else {
+        pattern == text
+    }
+}
+
 /// True when `s` contains a glob wildcard.
 pub fn has_wildcard(s: &str) -> bool {
     s.bytes().any(|b| b == b'*' || b == b'?')

@@ -29,7 +29,6 @@ pub struct ImagePattern {
     registry: RegistryPattern,
     path: String,
     selector: Selector,
-    canonical: String,
 }
 
 impl ImagePattern {
@@ -61,8 +60,22 @@ impl ImagePattern {
             (None, Some(t)) => Selector::Tag(t.to_owned()),
             (None, None) => Selector::AnyTag,
         };
-        let mut canonical = format!("{}/{}", registry.canonical(), reference.path());
-        match &selector {
+        Ok(ImagePattern {
+            registry,
+            path: reference.path().to_owned(),
+            selector,
+        })
+    }
+
+    /// What the entry selects (for specificity).
+    pub fn selector(&self) -> &Selector {
+        &self.selector
+    }
+
+    /// The normalized text, for finding an entry in both allow and reject.
+    pub fn canonical(&self) -> String {
+        let mut canonical = format!("{}/{}", self.registry.canonical(), self.path);
+        match &self.selector {
             Selector::AnyTag => {}
             Selector::TagGlob(g) => {
                 canonical.push(':');
@@ -77,22 +90,7 @@ impl ImagePattern {
                 canonical.push_str(d);
             }
         }
-        Ok(ImagePattern {
-            registry,
-            path: reference.path().to_owned(),
-            selector,
-            canonical,
-        })
-    }
-
-    /// What the entry selects (for specificity).
-    pub fn selector(&self) -> &Selector {
-        &self.selector
-    }
-
-    /// The normalized text, for finding an entry in both allow and reject.
-    pub fn canonical(&self) -> &str {
-        &self.canonical
+        canonical
     }
 
     /// Whether `image`, on a registry known by `names`, matches.

@@ -69,12 +69,12 @@ impl RegistryPattern {
             }
         };
         let host = if has_wildcard(host) {
-            host.to_owned()
+            host
         } else {
-            normalize::canonical_domain(host).to_owned()
+            normalize::canonical_domain(host)
         };
         Ok(RegistryPattern {
-            host: Glob::new(&host, true),
+            host: Glob::new(host, true),
             port,
             insecure,
         })

@@ -5,7 +5,7 @@
 //! `ghcr.io/org-evil/app`: the pattern is compared component by component,
 //! and `*` matches only within one component.
 
-use crate::matcher::glob::{Glob, has_wildcard};
+use crate::matcher::glob::{self, has_wildcard};
 use crate::matcher::registry::{RegistryNames, RegistryPattern};
 use crate::reference::{DOCKER_HUB, OFFICIAL_PREFIX, grammar};
 
@@ -13,8 +13,10 @@ use crate::reference::{DOCKER_HUB, OFFICIAL_PREFIX, grammar};
 #[derive(Debug, Clone)]
 pub struct RepositoryPattern {
     registry: RegistryPattern,
-    components: Vec<Glob>,
-    canonical: String,
+    /// The normalized path; its `/`-separated components are globs.
+    path: String,
+    depth: usize,
+    literal_path: bool,
 }
 
 impl RepositoryPattern {
@@ -47,43 +49,50 @@ impl RepositoryPattern {
             full_path.push_str(OFFICIAL_PREFIX);
         }
         full_path.push_str(path);
-        let mut components = Vec::new();
+        let mut depth = 0;
         for component in full_path.split('/') {
             check_component(component, &full_path)?;
-            components.push(Glob::new(component, false));
+            depth += 1;
         }
-        let canonical = format!("{}/{}", registry.canonical(), full_path);
         Ok(RepositoryPattern {
             registry,
-            components,
-            canonical,
+            literal_path: !has_wildcard(&full_path),
+            path: full_path,
+            depth,
         })
     }
 
     /// Number of path components (longer is more specific).
     pub fn depth(&self) -> usize {
-        self.components.len()
+        self.depth
     }
 
     /// True when neither the registry nor the path has wildcards.
     pub fn is_exact(&self) -> bool {
-        self.registry.is_exact() && self.components.iter().all(Glob::is_literal)
+        self.registry.is_exact() && self.literal_path
     }
 
     /// The normalized text, for finding an entry in both allow and reject.
-    pub fn canonical(&self) -> &str {
-        &self.canonical
+    pub fn canonical(&self) -> String {
+        format!("{}/{}", self.registry.canonical(), self.path)
     }
 
     /// Whether the repository `path` on a registry known by `names` is this
     /// repository or below it.
     pub fn matches(&self, names: &RegistryNames<'_>, path: &str) -> bool {
-        let mut parts = path.split('/');
-        let prefix_matches = self
-            .components
-            .iter()
-            .all(|glob| parts.next().is_some_and(|part| glob.matches(part)));
-        prefix_matches && self.registry.matches(names)
+        let below = if self.literal_path {
+            // The same path, or one that continues after a `/`.
+            path.strip_prefix(self.path.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        } else {
+            let mut parts = path.split('/');
+            self.path.split('/').all(|pattern| {
+                parts
+                    .next()
+                    .is_some_and(|part| glob::matches(pattern, part))
+            })
+        };
+        below && self.registry.matches(names)
     }
 }
 

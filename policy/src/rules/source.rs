@@ -19,13 +19,28 @@ use crate::reference::Reference;
 /// How many allow entries a "not trusted" message lists before "and N more".
 const LISTED_TRUSTED: usize = 10;
 
+/// Where a settings entry came from, e.g. `registries.allow[0]`; rendered
+/// only when a message needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Origin {
+    /// The list, e.g. `registries.allow`.
+    pub list: &'static str,
+    /// The index in the list.
+    pub index: usize,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}[{}]", self.list, self.index)
+    }
+}
+
 /// One allow or reject entry of `registries`, `repositories` or `images`.
 #[derive(Debug, Clone)]
 pub struct SourceEntry {
     matcher: EntryMatcher,
     allow: bool,
-    /// Where it came from, e.g. `registries.allow[0]`.
-    origin: String,
+    origin: Origin,
     /// The entry as written.
     text: String,
     specificity: Specificity,
@@ -40,7 +55,7 @@ enum EntryMatcher {
 
 impl SourceEntry {
     /// A `registries.allow|reject` entry.
-    pub fn registry(p: RegistryPattern, allow: bool, origin: String, text: &str) -> SourceEntry {
+    pub fn registry(p: RegistryPattern, allow: bool, origin: Origin, text: &str) -> SourceEntry {
         let specificity = Specificity::registry(p.is_exact());
         SourceEntry::new(EntryMatcher::Registry(p), allow, origin, text, specificity)
     }
@@ -49,7 +64,7 @@ impl SourceEntry {
     pub fn repository(
         p: RepositoryPattern,
         allow: bool,
-        origin: String,
+        origin: Origin,
         text: &str,
     ) -> SourceEntry {
         let specificity = Specificity::repository(p.depth(), p.is_exact());
@@ -63,7 +78,7 @@ impl SourceEntry {
     }
 
     /// An `images.allow|reject` entry.
-    pub fn image(p: ImagePattern, allow: bool, origin: String, text: &str) -> SourceEntry {
+    pub fn image(p: ImagePattern, allow: bool, origin: Origin, text: &str) -> SourceEntry {
         let specificity = Specificity::image(p.selector());
         SourceEntry::new(EntryMatcher::Image(p), allow, origin, text, specificity)
     }
@@ -71,7 +86,7 @@ impl SourceEntry {
     fn new(
         matcher: EntryMatcher,
         allow: bool,
-        origin: String,
+        origin: Origin,
         text: &str,
         specificity: Specificity,
     ) -> SourceEntry {
@@ -92,7 +107,33 @@ impl SourceEntry {
         }
     }
 
-    fn describe(&self) -> String {
+    /// Whether this is an allow entry.
+    pub fn is_allow(&self) -> bool {
+        self.allow
+    }
+
+    /// Where it came from.
+    pub fn origin(&self) -> Origin {
+        self.origin
+    }
+
+    /// The entry as written.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The normalized text, to find the same entry in an allow and a reject
+    /// list.
+    pub fn canonical(&self) -> String {
+        match &self.matcher {
+            EntryMatcher::Registry(p) => p.canonical(),
+            EntryMatcher::Repository(p) => p.canonical(),
+            EntryMatcher::Image(p) => p.canonical(),
+        }
+    }
+
+    /// `registries.allow[0] "ghcr.io"`.
+    pub fn describe(&self) -> String {
         format!(
             "{} {}",
             self.origin,
@@ -109,44 +150,43 @@ pub struct SourceRules {
     has_allow: bool,
     /// Only `registries.allow` is non-empty among the allow lists.
     registries_only: bool,
-    /// The allow entries, listed for "not trusted" messages.
-    trusted: String,
 }
 
 impl SourceRules {
     /// Builds the rules from every entry, in settings order.
     pub fn new(entries: Vec<SourceEntry>) -> SourceRules {
-        let allows: Vec<&SourceEntry> = entries.iter().filter(|e| e.allow).collect();
-        let registries_only = allows
-            .iter()
-            .all(|e| matches!(e.matcher, EntryMatcher::Registry(_)));
-        let trusted = if registries_only {
-            list_trusted(allows.iter().map(|e| e.text.as_str()))
-        } else {
-            let group = |name: &str, pick: fn(&EntryMatcher) -> bool| {
-                let items: Vec<&str> = allows
-                    .iter()
-                    .filter(|e| pick(&e.matcher))
-                    .map(|e| e.text.as_str())
-                    .collect();
-                (!items.is_empty()).then(|| format!("{name} {}", list_trusted(items.into_iter())))
-            };
-            [
-                group("registries", |m| matches!(m, EntryMatcher::Registry(_))),
-                group("repositories", |m| matches!(m, EntryMatcher::Repository(_))),
-                group("images", |m| matches!(m, EntryMatcher::Image(_))),
-            ]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join("; ")
-        };
+        let mut allows = entries.iter().filter(|e| e.allow).peekable();
+        let has_allow = allows.peek().is_some();
+        let registries_only = allows.all(|e| matches!(e.matcher, EntryMatcher::Registry(_)));
         SourceRules {
-            has_allow: !allows.is_empty(),
-            registries_only,
-            trusted,
             entries,
+            has_allow,
+            registries_only,
         }
+    }
+
+    /// The allow entries, listed for "not trusted" messages.
+    fn trusted(&self) -> String {
+        let allows = || self.entries.iter().filter(|e| e.allow);
+        if self.registries_only {
+            return list_trusted(allows().map(|e| e.text.as_str()));
+        }
+        let group = |name: &str, pick: fn(&EntryMatcher) -> bool| {
+            let items: Vec<&str> = allows()
+                .filter(|e| pick(&e.matcher))
+                .map(|e| e.text.as_str())
+                .collect();
+            (!items.is_empty()).then(|| format!("{name} {}", list_trusted(items.into_iter())))
+        };
+        [
+            group("registries", |m| matches!(m, EntryMatcher::Registry(_))),
+            group("repositories", |m| matches!(m, EntryMatcher::Repository(_))),
+            group("images", |m| matches!(m, EntryMatcher::Image(_))),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("; ")
     }
 
     /// Decides one image; `None` when it is accepted, else the reason.
@@ -189,14 +229,14 @@ impl SourceRules {
                 format!(
                     "registry {} is not trusted (trusted: {})",
                     image.domain(),
-                    self.trusted
+                    self.trusted()
                 )
             } else {
                 format!(
                     "repository {}/{} is not trusted (trusted: {})",
                     image.domain(),
                     image.path(),
-                    self.trusted
+                    self.trusted()
                 )
             }),
             (None, _) => None,

@@ -12,7 +12,7 @@ use crate::matcher::repository::RepositoryPattern;
 use crate::matcher::tag::TagPattern;
 use crate::rules::digest::{DigestRules, Resolve};
 use crate::rules::pull_policy::{PullPolicy, PullPolicyRules};
-use crate::rules::source::{SourceEntry, SourceRules};
+use crate::rules::source::{Origin, SourceEntry, SourceRules};
 use crate::rules::tag::{TagEntry, TagRules};
 use crate::rules::{Action, RuleId};
 use crate::settings::raw::{Reader, child, index};
@@ -78,29 +78,19 @@ pub fn compile(settings: &Value) -> Result<Policy, SettingsError> {
     read_list(
         &mut r,
         top.get("repositories"),
-        "repositories",
+        ["repositories.allow", "repositories.reject"],
         &mut entries,
         |text, allow, origin| {
-            RepositoryPattern::parse(text).map(|p| {
-                (
-                    p.canonical().to_owned(),
-                    SourceEntry::repository(p, allow, origin, text),
-                )
-            })
+            RepositoryPattern::parse(text).map(|p| SourceEntry::repository(p, allow, origin, text))
         },
     );
     read_list(
         &mut r,
         top.get("images"),
-        "images",
+        ["images.allow", "images.reject"],
         &mut entries,
         |text, allow, origin| {
-            ImagePattern::parse(text).map(|p| {
-                (
-                    p.canonical().to_owned(),
-                    SourceEntry::image(p, allow, origin, text),
-                )
-            })
+            ImagePattern::parse(text).map(|p| SourceEntry::image(p, allow, origin, text))
         },
     );
     policy.source = SourceRules::new(entries);
@@ -165,30 +155,32 @@ fn read_registries(r: &mut Reader, value: Option<&Value>, entries: &mut Vec<Sour
     let Some(lists) = r.object(value, "registries", LIST_KEYS) else {
         return;
     };
-    let mut allowed: BTreeMap<String, String> = BTreeMap::new();
-    for (key, allow) in [("allow", true), ("reject", false)] {
-        let path = child("registries", key);
-        for (i, item) in r.list(lists.get(key), &path).iter().enumerate() {
-            let origin = index(&path, i);
+    let start = entries.len();
+    for (key, list, allow) in [
+        ("allow", "registries.allow", true),
+        ("reject", "registries.reject", false),
+    ] {
+        for (index, item) in r.list(lists.get(key), list).iter().enumerate() {
+            let origin = Origin { list, index };
             let (text, insecure) = match item {
                 Value::String(s) => (s.as_str(), false),
                 Value::Object(_) => {
-                    let Some(obj) = r.object(Some(item), &origin, &["domainName", "insecure"])
-                    else {
+                    let path = origin.to_string();
+                    let Some(obj) = r.object(Some(item), &path, &["domainName", "insecure"]) else {
                         continue;
                     };
-                    let insecure = r.bool(obj.get("insecure"), &child(&origin, "insecure"));
-                    match r.string(obj.get("domainName"), &child(&origin, "domainName")) {
+                    let insecure = r.bool(obj.get("insecure"), &child(&path, "insecure"));
+                    match r.string(obj.get("domainName"), &child(&path, "domainName")) {
                         Some(s) => (s, insecure),
                         None => {
-                            r.problem(&origin, None, "an object entry needs \"domainName\"");
+                            r.problem(&path, None, "an object entry needs \"domainName\"");
                             continue;
                         }
                     }
                 }
                 _ => {
                     r.problem(
-                        &origin,
+                        &origin.to_string(),
                         None,
                         "expected a registry name or {domainName, insecure}",
                     );
@@ -196,78 +188,69 @@ fn read_registries(r: &mut Reader, value: Option<&Value>, entries: &mut Vec<Sour
                 }
             };
             match RegistryPattern::parse(text, insecure) {
-                Ok(p) => {
-                    let canonical = p.canonical();
-                    if !conflict(r, &mut allowed, canonical, allow, &origin, text, "registry") {
-                        entries.push(SourceEntry::registry(p, allow, origin, text));
-                    }
-                }
-                Err(e) => r.problem(&origin, Some(text), e),
+                Ok(p) => entries.push(SourceEntry::registry(p, allow, origin, text)),
+                Err(e) => r.problem(&origin.to_string(), Some(text), e),
             }
         }
     }
+    check_conflicts(r, &entries[start..], "registry");
 }
 
 /// `repositories` or `images`: allow and reject lists of strings.
 fn read_list(
     r: &mut Reader,
     value: Option<&Value>,
-    name: &str,
+    [allow_list, reject_list]: [&'static str; 2],
     entries: &mut Vec<SourceEntry>,
-    parse: impl Fn(&str, bool, String) -> Result<(String, SourceEntry), String>,
+    parse: impl Fn(&str, bool, Origin) -> Result<SourceEntry, String>,
 ) {
+    let (name, _) = allow_list.split_once('.').unwrap_or((allow_list, ""));
     let Some(lists) = r.object(value, name, LIST_KEYS) else {
         return;
     };
+    let start = entries.len();
+    for (key, list, allow) in [("allow", allow_list, true), ("reject", reject_list, false)] {
+        for (index, text) in r.strings(lists.get(key), list) {
+            let origin = Origin { list, index };
+            match parse(text, allow, origin) {
+                Ok(entry) => entries.push(entry),
+                Err(e) => r.problem(&origin.to_string(), Some(text), e),
+            }
+        }
+    }
     let what = if name == "images" {
         "image"
     } else {
         "repository"
     };
-    let mut allowed: BTreeMap<String, String> = BTreeMap::new();
-    for (key, allow) in [("allow", true), ("reject", false)] {
-        let path = child(name, key);
-        for (i, text) in r.strings(lists.get(key), &path) {
-            let origin = index(&path, i);
-            match parse(text, allow, origin.clone()) {
-                Ok((canonical, entry)) => {
-                    if !conflict(r, &mut allowed, canonical, allow, &origin, text, what) {
-                        entries.push(entry);
-                    }
-                }
-                Err(e) => r.problem(&origin, Some(text), e),
-            }
-        }
-    }
+    check_conflicts(r, &entries[start..], what);
 }
 
-/// Records allow entries by their normalized text; a reject entry equal to
-/// one of them is a problem (it could never decide anything sensibly).
-fn conflict(
-    r: &mut Reader,
-    allowed: &mut BTreeMap<String, String>,
-    canonical: String,
-    allow: bool,
-    origin: &str,
-    text: &str,
-    what: &str,
-) -> bool {
-    if allow {
-        allowed
-            .entry(canonical)
-            .or_insert_with(|| format!("{origin} {}", Value::String(text.to_owned())));
-        return false;
+/// A reject entry equal (after normalization) to an allow entry of the same
+/// list is a problem: it could never decide anything sensibly. Normalized
+/// texts are built only when both lists have entries.
+fn check_conflicts(r: &mut Reader, entries: &[SourceEntry], what: &str) {
+    let (allows, rejects): (Vec<&SourceEntry>, Vec<&SourceEntry>) =
+        entries.iter().partition(|e| e.is_allow());
+    if allows.is_empty() || rejects.is_empty() {
+        return;
     }
-    match allowed.get(&canonical) {
-        Some(other) => {
+    let mut allowed: BTreeMap<String, &SourceEntry> = BTreeMap::new();
+    for entry in allows {
+        allowed.entry(entry.canonical()).or_insert(entry);
+    }
+    for entry in rejects {
+        let canonical = entry.canonical();
+        if let Some(other) = allowed.get(&canonical) {
             r.problem(
-                origin,
-                Some(text),
-                format!("the same {what} as {other} ({canonical}); an entry cannot be both allowed and rejected"),
+                &entry.origin().to_string(),
+                Some(entry.text()),
+                format!(
+                    "the same {what} as {} ({canonical}); an entry cannot be both allowed and rejected",
+                    other.describe()
+                ),
             );
-            true
         }
-        None => false,
     }
 }
 
