@@ -5,10 +5,11 @@
 //! `src/runtimes/callback.rs`): [`Capability::parse`] names the capability or
 //! answers `unknown binding|namespace|operation: X` with Kubewarden's words;
 //! then a [`CapabilityProvider`] answers it. `kubewarden/tracing/log` is
-//! answered here (the event goes to stderr). This version of imagegate has no
-//! OCI client yet, so [`Unavailable`] refuses every other capability, saying
+//! answered here (the event goes to stderr). The rest goes to one
+//! [`CapabilityProvider`]: [`Unavailable`] refuses every capability, saying
 //! whether that is because of `--offline` or because it is not implemented;
-//! the OCI client will be another [`CapabilityProvider`].
+//! `crate::recorded::Recorded` replays answers from a file
+//! (`--host-capabilities`).
 
 use std::fmt;
 use std::io::Write;

@@ -128,12 +128,26 @@ pub struct RunArgs {
     #[arg(long, conflicts_with = "output")]
     pub patch: bool,
 
+    #[command(flatten)]
+    pub host: HostArgs,
+
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// How `run` answers the policy's host capabilities (registry lookups).
+#[derive(Debug, Args)]
+pub struct HostArgs {
     /// Refuse host capabilities that need the network.
     #[arg(long)]
     pub offline: bool,
 
-    #[command(flatten)]
-    pub limits: LimitArgs,
+    /// Answer host capabilities from a recording instead of the network:
+    /// JSON or YAML `{"manifest_digest": {"<image>": "sha256:..." |
+    /// {"error": "<message>"}}}`; an image not in it fails with
+    /// `no answer recorded for <image>`.
+    #[arg(long, value_name = "FILE")]
+    pub host_capabilities: Option<String>,
 }
 
 /// `imagegate check-settings`.
@@ -222,6 +236,12 @@ pub struct BenchArgs {
     /// call), as Kubewarden's policy-server runs policies.
     #[arg(long)]
     pub fresh_instance: bool,
+
+    /// Answer host capabilities from a recording (as `run
+    /// --host-capabilities`); without it they are refused, as with
+    /// `--offline`: a benchmark does not measure the network.
+    #[arg(long, value_name = "FILE")]
+    pub host_capabilities: Option<String>,
 
     #[command(flatten)]
     pub limits: LimitArgs,

@@ -12,6 +12,7 @@ mod commands;
 mod input;
 mod metadata;
 mod output;
+mod recorded;
 mod runtime;
 mod wapc;
 mod wasm_sections;

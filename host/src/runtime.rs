@@ -31,7 +31,7 @@ use wasmtime_wasi::I32Exit;
 use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p1::{self, WasiP1Ctx};
 
-use crate::capabilities::{HostCapabilities, LogSink};
+use crate::capabilities::{CapabilityProvider, HostCapabilities, LogSink};
 use crate::wapc::{self, WapcState, WapcView};
 
 /// How often the epoch advances; the time limit is rounded up to it.
@@ -373,6 +373,13 @@ impl Policy {
             deadline_ticks: deadline_ticks(options.timeout),
             _ticker: ticker,
         })
+    }
+
+    /// Answers the policy's host capabilities (other than logging) through
+    /// `provider` from now on, instead of refusing them. Instances made
+    /// before keep the provider they had.
+    pub fn set_provider(&mut self, provider: Box<dyn CapabilityProvider>) {
+        self.capabilities = Arc::new(HostCapabilities::new(provider, self.options.guest_output));
     }
 
     /// A fresh instance: new store, `_start` and `wapc_init` already run.

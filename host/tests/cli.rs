@@ -839,10 +839,10 @@ fn traps_time_and_memory_limits_are_worded() {
     );
 }
 
-#[test]
-fn host_capabilities_are_refused_with_a_reason() {
-    let dir = TempDir::new("capabilities");
-    let policy = fake_policy(&dir, "p.wasm", |d, ops| {
+/// A guest whose `validate` looks up `busybox:1.36` and accepts when the host
+/// answers, or fails with the host's error as its own.
+fn digest_lookup_policy(dir: &TempDir) -> PathBuf {
+    fake_policy(dir, "p.wasm", |d, ops| {
         let (b, bl) = d.add("kubewarden");
         let (n, nl) = d.add("oci");
         let (o, ol) = d.add("v1/manifest_digest");
@@ -857,7 +857,13 @@ fn host_capabilities_are_refused_with_a_reason() {
                      (call $guest_error (i32.const 131072) (call $host_error_len))
                      (i32.const 0)))"
         );
-    });
+    })
+}
+
+#[test]
+fn host_capabilities_are_refused_with_a_reason() {
+    let dir = TempDir::new("capabilities");
+    let policy = digest_lookup_policy(&dir);
     let message = internal_error_message(&run_fake(&dir, &policy, &["--offline"]));
     assert_eq!(
         message,
@@ -868,6 +874,76 @@ fn host_capabilities_are_refused_with_a_reason() {
     assert!(
         message.ends_with("is not implemented in this version of imagegate"),
         "{message}"
+    );
+}
+
+#[test]
+fn recorded_host_answers_reach_the_guest() {
+    let dir = TempDir::new("recorded");
+    let policy = digest_lookup_policy(&dir);
+    let digest = format!("sha256:{}", "a".repeat(64));
+    let answers = dir.file(
+        "answers.json",
+        json!({"manifest_digest": {"busybox:1.36": digest}}).to_string(),
+    );
+    let run = run_fake(&dir, &policy, &["--host-capabilities", p(&answers)]);
+    assert_eq!(run.code, 0);
+    assert_eq!(run.json_line()["allowed"], json!(true));
+
+    // YAML too; a recorded failure is the host's error word for word.
+    let failing = dir.file(
+        "failing.yaml",
+        "manifest_digest:\n  busybox:1.36: {error: \"manifest unknown: busybox:1.36\"}\n",
+    );
+    let message = internal_error_message(&run_fake(
+        &dir,
+        &policy,
+        &["--host-capabilities", p(&failing)],
+    ));
+    assert_eq!(
+        message,
+        "internal server error: guest call failure: manifest unknown: busybox:1.36"
+    );
+
+    let empty = dir.file("empty.json", "{}");
+    let message = internal_error_message(&run_fake(
+        &dir,
+        &policy,
+        &["--host-capabilities", p(&empty)],
+    ));
+    assert_eq!(
+        message,
+        "internal server error: guest call failure: no answer recorded for busybox:1.36"
+    );
+}
+
+#[test]
+fn a_host_capabilities_file_with_unknown_keys_exits_2() {
+    let dir = TempDir::new("recorded-bad");
+    let policy = digest_lookup_policy(&dir);
+    let typo = dir.file("typo.json", r#"{"manifest_digests": {}}"#);
+    let run = run_fake(&dir, &policy, &["--host-capabilities", p(&typo)]);
+    assert_eq!(run.code, 2);
+    assert_eq!(run.stdout, "");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "imagegate: error: host capabilities file \"{}\": unknown key \"manifest_digests\": \
+             the file records only manifest_digest answers, as \
+             {{\"manifest_digest\": {{\"<image>\": \"sha256:...\" | {{\"error\": \"<message>\"}}}}}}\n",
+            p(&typo)
+        )
+    );
+    let run = run_fake(
+        &dir,
+        &policy,
+        &["--host-capabilities", p(&dir.path("missing.json"))],
+    );
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("host capabilities file") && run.stderr.contains("cannot read it"),
+        "{}",
+        run.stderr
     );
 }
 

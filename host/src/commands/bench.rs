@@ -11,7 +11,9 @@
 //!   This is how policy-server runs every request (SPEC §6).
 //!
 //! Every reply is checked to be `Ok` (a policy that fails is not benchmarked);
-//! the guest's output is discarded.
+//! the guest's output is discarded. Host capabilities are refused as with
+//! `--offline` (a benchmark does not measure the network), or answered from
+//! `--host-capabilities FILE`.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -21,7 +23,7 @@ use serde_json::json;
 
 use crate::capabilities::LogSink;
 use crate::cli::BenchArgs;
-use crate::commands::{load_policy, load_settings, one_stdin_reader, print_line};
+use crate::commands::{load_policy, load_recorded, load_settings, one_stdin_reader, print_line};
 use crate::input;
 use crate::runtime::GuestError;
 
@@ -95,17 +97,22 @@ fn row(operation: &str, instance: &str, s: &Stats) -> String {
 
 /// Runs `imagegate bench`.
 pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
-    one_stdin_reader(&args.request, &args.settings)?;
+    let recording = args.host_capabilities.as_deref();
+    one_stdin_reader(&args.request, &args.settings, recording)?;
     let request = input::load_request(&args.request)?;
     let settings = load_settings(&args.settings)?;
+    let recorded = load_recorded(recording)?;
     let settings_payload = serde_json::to_vec(&settings)?;
     let payload = serde_json::to_vec(&json!({"request": request, "settings": settings}))?;
 
     let start = Instant::now();
-    let policy = load_policy(
+    let mut policy = load_policy(
         &args.policy.policy,
         args.limits.runtime_options(true, LogSink::Discard),
     )?;
+    if let Some(recorded) = recorded {
+        policy.set_provider(Box::new(recorded));
+    }
     let compile = start.elapsed();
 
     print_line(&format!(

@@ -18,6 +18,7 @@ use serde_json::{Map, Value};
 
 use crate::cli::{Command, SettingsArgs};
 use crate::input;
+use crate::recorded::Recorded;
 use crate::runtime::{Instance, LoadError, Policy, RuntimeOptions};
 
 /// The policy rejected the settings (exit code 1, as `kwctl run`).
@@ -36,12 +37,32 @@ pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Refuses `--request -` together with `--settings -`: stdin can be read once.
-pub fn one_stdin_reader(request: &str, settings: &SettingsArgs) -> anyhow::Result<()> {
-    if request == "-" && settings.settings.as_deref() == Some("-") {
-        anyhow::bail!("--request - and --settings - cannot both read stdin");
+/// Refuses more than one of `--request -`, `--settings -` and
+/// `--host-capabilities -`: stdin can be read once.
+pub fn one_stdin_reader(
+    request: &str,
+    settings: &SettingsArgs,
+    host_capabilities: Option<&str>,
+) -> anyhow::Result<()> {
+    let readers: Vec<&str> = [
+        ("--request -", Some(request)),
+        ("--settings -", settings.settings.as_deref()),
+        ("--host-capabilities -", host_capabilities),
+    ]
+    .into_iter()
+    .filter(|(_, path)| *path == Some("-"))
+    .map(|(flag, _)| flag)
+    .collect();
+    match readers.as_slice() {
+        [] | [_] => Ok(()),
+        [a, b] => anyhow::bail!("{a} and {b} cannot both read stdin"),
+        _ => anyhow::bail!("{} cannot all read stdin", readers.join(", ")),
     }
-    Ok(())
+}
+
+/// The recorded host answers `--host-capabilities FILE` names, if any.
+pub fn load_recorded(path: Option<&str>) -> anyhow::Result<Option<Recorded>> {
+    Ok(path.map(Recorded::load).transpose()?)
 }
 
 /// The settings object the flags give; `{}` when none.

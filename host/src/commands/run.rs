@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use crate::capabilities::LogSink;
 use crate::cli::{RunArgs, RunOutput};
 use crate::commands::{
-    InvalidSettings, load_policy, load_settings, one_stdin_reader, print_line, start,
+    InvalidSettings, load_policy, load_recorded, load_settings, one_stdin_reader, print_line, start,
 };
 use crate::input;
 use crate::output::{
@@ -28,13 +28,19 @@ use crate::output::{
 
 /// Runs `imagegate run`.
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
-    one_stdin_reader(&args.request, &args.settings)?;
+    let recording = args.host.host_capabilities.as_deref();
+    one_stdin_reader(&args.request, &args.settings, recording)?;
     let request = input::load_request(&args.request)?;
     let settings = load_settings(&args.settings)?;
-    let policy = load_policy(
+    let recorded = load_recorded(recording)?;
+    let mut policy = load_policy(
         &args.policy.policy,
-        args.limits.runtime_options(args.offline, LogSink::Stderr),
+        args.limits
+            .runtime_options(args.host.offline, LogSink::Stderr),
     )?;
+    if let Some(recorded) = recorded {
+        policy.set_provider(Box::new(recorded));
+    }
 
     let settings_payload = serde_json::to_vec(&settings)?;
     let verdict = SettingsValidationResponse::from_guest(
