@@ -1,0 +1,233 @@
+// Drives the built playground (`make playground`) in Debian's chromium
+// through playwright-core: the page is served on 127.0.0.1 by a small static
+// server started here, a preset is loaded, the image edited, and the verdict
+// must change. Screenshots go to <playground>/screenshots/.
+import assert from 'node:assert/strict';
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { extname, join, normalize, resolve, sep } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+import { chromium } from 'playwright-core';
+
+const root = resolve(
+  process.env.PLAYGROUND_DIR ?? fileURLToPath(new URL('../../target/playground/', import.meta.url)),
+);
+const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const screenshots = join(root, 'screenshots');
+
+const types = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.wasm': 'application/wasm',
+  '.json': 'application/json',
+  '.png': 'image/png',
+};
+
+/** A static file server for `root` on 127.0.0.1, on a free port. */
+function serve() {
+  const server = createServer((req, res) => {
+    const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+    let file = normalize(join(root, path));
+    if (file !== root && !file.startsWith(root + sep)) {
+      res.writeHead(403).end();
+      return;
+    }
+    if (existsSync(file) && statSync(file).isDirectory()) file = join(file, 'index.html');
+    if (!existsSync(file)) {
+      res.writeHead(404).end('not found');
+      return;
+    }
+    res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream' });
+    createReadStream(file).pipe(res);
+  });
+  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(server)));
+}
+
+let server;
+let origin;
+let context;
+let page;
+let userDataDir;
+const pageErrors = [];
+const foreignRequests = [];
+
+before(async () => {
+  assert.ok(existsSync(join(root, 'index.html')), `${root}/index.html is missing: run \`make playground\` first`);
+  assert.ok(existsSync(chromiumPath), `${chromiumPath} is missing: apt-get install -y chromium`);
+  server = await serve();
+  origin = `http://127.0.0.1:${server.address().port}`;
+  userDataDir = mkdtempSync(join(tmpdir(), 'imagegate-chromium-'));
+  context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: chromiumPath,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+    viewport: { width: 1400, height: 1000 },
+  });
+  page = context.pages()[0] ?? (await context.newPage());
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  page.on('console', (m) => m.type() === 'error' && pageErrors.push(m.text()));
+  page.on('response', (r) => r.status() >= 400 && pageErrors.push(`${r.status()} ${r.url()}`));
+  page.on('request', (r) => {
+    if (!r.url().startsWith(origin) && !r.url().startsWith('data:')) foreignRequests.push(r.url());
+  });
+  mkdirSync(screenshots, { recursive: true });
+});
+
+after(async () => {
+  await context?.close();
+  await new Promise((ok) => (server ? server.close(ok) : ok()));
+  if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+});
+
+
+async function waitForVerdict(text) {
+  await page.waitForFunction((t) => document.getElementById('verdict')?.textContent === t, text, {
+    timeout: 10_000,
+  });
+}
+
+async function cells(table) {
+  return page.locator(`#${table} tbody tr`).evaluateAll((rows) =>
+    rows.map((row) => [...row.cells].map((c) => c.textContent.trim())),
+  );
+}
+
+describe('playground', { timeout: 120_000 }, () => {
+  test('loads offline, with the module and the YAML parser from its own folder', async () => {
+    await page.goto(`${origin}/`);
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
+    assert.equal(await page.title(), 'imagegate playground');
+    assert.deepStrictEqual(foreignRequests, []);
+  });
+
+  test('a preset, then an edited image: the verdict changes', async () => {
+    await page.selectOption('#preset', 'private-registry');
+    await waitForVerdict('REJECTED');
+    assert.equal(
+      await page.locator('#message').textContent(),
+      '1 image violation: spec.template.spec.containers[0].image "nginx:1.27" (docker.io/library/nginx:1.27): ' +
+        'registry docker.io is not trusted (trusted: private.example.com) [source]',
+    );
+    assert.deepStrictEqual(await cells('violations'), [
+      [
+        'spec.template.spec.containers[0].image',
+        '"nginx:1.27"docker.io/library/nginx:1.27',
+        'registry docker.io is not trusted (trusted: private.example.com)',
+        'source',
+      ],
+    ]);
+    const [image] = await cells('images');
+    assert.deepStrictEqual(image, [
+      'spec.template.spec.containers[0].image',
+      'nginx:1.27docker.io/library/nginx:1.27',
+      'docker.io(implied)',
+      'library/nginx',
+      '1.27',
+      'default',
+    ]);
+    await page.screenshot({ path: join(screenshots, 'rejected.png'), fullPage: true });
+
+    const workload = page.locator('#workload');
+    const text = await workload.inputValue();
+    await workload.fill(text.replace('image: nginx:1.27', 'image: private.example.com/web/nginx:1.27'));
+    await waitForVerdict('ALLOWED');
+    assert.equal(await page.locator('#violations-block').isHidden(), true);
+    assert.equal(await page.locator('#message').textContent(), 'Every image passes (1 checked).');
+    const [allowed] = await cells('images');
+    assert.equal(allowed[1], 'private.example.com/web/nginx:1.27');
+    // The address now holds the edited text, so the link shows this.
+    assert.match(page.url(), /#s=.+&w=.+/);
+    await page.screenshot({ path: join(screenshots, 'allowed.png'), fullPage: true });
+
+    // The link brings the same editors back.
+    const link = page.url();
+    await page.goto('about:blank');
+    await page.goto(link);
+    await page.waitForSelector('body[data-ready="true"]');
+    await waitForVerdict('ALLOWED');
+    assert.match(await workload.inputValue(), /private\.example\.com\/web\/nginx:1\.27/);
+  });
+
+  test('every preset gives its scenario verdict', async () => {
+    const want = {
+      'private-registry': ['REJECTED', []],
+      'trusted-registries-warn': ['ALLOWED', ['1 warning']],
+      'openshift-registries': ['REJECTED', []],
+      'pull-policy-always': ['ALLOWED', ['mutated']],
+      'my-organisation': ['REJECTED', []],
+      'tags-and-digests': ['REJECTED', []],
+    };
+    const ids = await page.locator('#preset option:not([disabled])').evaluateAll((os) => os.map((o) => o.value));
+    assert.deepStrictEqual(ids, Object.keys(want));
+    for (const [id, [text, badges]] of Object.entries(want)) {
+      await page.selectOption('#preset', id);
+      await waitForVerdict(text);
+      assert.deepStrictEqual(await page.locator('#badges .badge').allTextContents(), badges, id);
+    }
+  });
+
+  test('OpenShift patterns: only the port mismatch is rejected', async () => {
+    await page.selectOption('#preset', 'openshift-registries');
+    await waitForVerdict('REJECTED');
+    const rows = await cells('violations');
+    assert.deepStrictEqual(
+      rows.map((r) => [r[0], r[3]]),
+      [['spec.containers[2].image', 'source']],
+    );
+    assert.equal((await cells('images')).length, 3);
+  });
+
+  test('warn mode lists the warning, not a violation that rejects', async () => {
+    await page.selectOption('#preset', 'trusted-registries-warn');
+    await waitForVerdict('ALLOWED');
+    assert.deepStrictEqual(await page.locator('#warnings li').allTextContents(), [
+      'spec.containers[0].image "harbor.example.com/demo/nginx:1.27": registry harbor.example.com is not trusted ' +
+        '(trusted: harbor.corp.example, registry.k8s.io, ghcr.io) [source]',
+    ]);
+    assert.deepStrictEqual(
+      (await cells('violations')).map((r) => r[3]),
+      ['source (warn)'],
+    );
+  });
+
+  test('enforceAlways shows the patch and the mutated object', async () => {
+    await page.selectOption('#preset', 'pull-policy-always');
+    await waitForVerdict('ALLOWED');
+    const patch = JSON.parse(await page.locator('#patch').textContent());
+    assert.deepStrictEqual(patch, [
+      { op: 'replace', path: '/spec/containers/0/imagePullPolicy', value: 'Always' },
+      { op: 'add', path: '/spec/initContainers/0/imagePullPolicy', value: 'Always' },
+    ]);
+    assert.match(await page.locator('#mutated').textContent(), /imagePullPolicy: Always/);
+    await page.screenshot({ path: join(screenshots, 'mutated.png'), fullPage: true });
+  });
+
+  test('settings that are not valid say why', async () => {
+    await page.selectOption('#preset', 'private-registry');
+    await waitForVerdict('REJECTED');
+    await page.locator('#settings').fill('registries:\n  allow: ["ghcr.io/org*"]\nregistry: {}\n');
+    await waitForVerdict('SETTINGS NOT VALID');
+    assert.match(await page.locator('#message').textContent(), /^The settings are not valid: 2 settings problems: unknown key "registry"/);
+    await page.locator('#settings').fill('registries: [unclosed\n');
+    await waitForVerdict('CANNOT EVALUATE');
+    assert.match(await page.locator('#message').textContent(), /^settings: /);
+  });
+
+  test('no errors in the page, no request leaves 127.0.0.1', () => {
+    assert.deepStrictEqual(pageErrors, []);
+    assert.deepStrictEqual(foreignRequests, []);
+  });
+});
