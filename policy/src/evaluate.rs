@@ -2,6 +2,8 @@
 //! [`Verdict`]. Which requests are checked (SPEC 3), then every image field,
 //! then every rule for each distinct image.
 
+use std::collections::BTreeMap;
+
 use crate::capabilities::Capabilities;
 use crate::mutate::Edit;
 use crate::reference::Reference;
@@ -28,7 +30,8 @@ pub fn evaluate(
     // AlwaysPullImages mutates Pods only; controllers are left alone.
     let enforce_always = policy.pull_policy.enforce_always && request.kind_name() == Some("Pod");
     // Each distinct image is checked once, then reported at every site.
-    let mut checked: Vec<(&str, Findings)> = Vec::new();
+    let mut checked: Vec<Findings> = Vec::new();
+    let mut index_of: BTreeMap<&str, usize> = BTreeMap::new();
     let mut lookups = Lookups::new(capabilities);
     for site in sites.iter() {
         let Some(image) = site.image.as_deref() else {
@@ -42,14 +45,11 @@ pub fn evaluate(
             });
             continue;
         };
-        let index = match checked.iter().position(|(i, _)| *i == image) {
-            Some(index) => index,
-            None => {
-                checked.push((image, check_image(policy, image, &mut lookups)));
-                checked.len() - 1
-            }
-        };
-        let findings = &checked[index].1;
+        let index = *index_of.entry(image).or_insert_with(|| {
+            checked.push(check_image(policy, image, &mut lookups));
+            checked.len() - 1
+        });
+        let findings = &checked[index];
         let violation = |path: String, rule: RuleId, reason: String| Violation {
             path,
             image: Some(image.to_owned()),

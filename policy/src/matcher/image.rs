@@ -72,6 +72,11 @@ impl ImagePattern {
         &self.selector
     }
 
+    /// The registry part.
+    pub fn registry(&self) -> &RegistryPattern {
+        &self.registry
+    }
+
     /// The normalized text, for finding an entry in both allow and reject.
     pub fn canonical(&self) -> String {
         let mut canonical = format!("{}/{}", self.registry.canonical(), self.path);

@@ -80,6 +80,13 @@ impl RegistryPattern {
         })
     }
 
+    /// The host (lower-cased) when it has no wildcard: entries are indexed
+    /// by it, so an image is matched only against entries for its registry
+    /// and the wildcard ones.
+    pub fn literal_host(&self) -> Option<&str> {
+        self.host.is_literal().then(|| self.host.as_str())
+    }
+
     /// True when the pattern has no wildcard.
     pub fn is_exact(&self) -> bool {
         self.host.is_literal()

@@ -72,6 +72,11 @@ impl RepositoryPattern {
         self.registry.is_exact() && self.literal_path
     }
 
+    /// The registry part.
+    pub fn registry(&self) -> &RegistryPattern {
+        &self.registry
+    }
+
     /// The normalized text, for finding an entry in both allow and reject.
     pub fn canonical(&self) -> String {
         format!("{}/{}", self.registry.canonical(), self.path)

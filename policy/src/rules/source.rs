@@ -10,6 +10,8 @@
 //! `ghcr.io/org-evil/x`, `nginx` does not admit `evil.io/library/nginx`, and
 //! `registry-1.docker.io/...` is Docker Hub.
 
+use std::collections::BTreeMap;
+
 use crate::matcher::image::ImagePattern;
 use crate::matcher::registry::{RegistryNames, RegistryPattern};
 use crate::matcher::repository::RepositoryPattern;
@@ -99,6 +101,14 @@ impl SourceEntry {
         }
     }
 
+    fn registry_pattern(&self) -> &RegistryPattern {
+        match &self.matcher {
+            EntryMatcher::Registry(p) => p,
+            EntryMatcher::Repository(p) => p.registry(),
+            EntryMatcher::Image(p) => p.registry(),
+        }
+    }
+
     fn matches(&self, names: &RegistryNames<'_>, image: &Reference) -> bool {
         match &self.matcher {
             EntryMatcher::Registry(p) => p.matches(names),
@@ -146,6 +156,13 @@ impl SourceEntry {
 #[derive(Debug, Clone, Default)]
 pub struct SourceRules {
     entries: Vec<SourceEntry>,
+    /// Indexes of the entries whose registry host is literal, by that host
+    /// (lower-cased), so a decision looks only at the entries for the image's
+    /// registry names plus `wildcards`: linear in matching entries, not in
+    /// all of them.
+    by_host: BTreeMap<String, Vec<usize>>,
+    /// Indexes of the entries whose registry host has wildcards.
+    wildcards: Vec<usize>,
     /// Any allow list is non-empty: unmatched images are rejected.
     has_allow: bool,
     /// Only `registries.allow` is non-empty among the allow lists.
@@ -158,11 +175,41 @@ impl SourceRules {
         let mut allows = entries.iter().filter(|e| e.allow).peekable();
         let has_allow = allows.peek().is_some();
         let registries_only = allows.all(|e| matches!(e.matcher, EntryMatcher::Registry(_)));
+        let mut by_host: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        let mut wildcards = Vec::new();
+        for (i, entry) in entries.iter().enumerate() {
+            match entry.registry_pattern().literal_host() {
+                Some(host) => by_host.entry(host.to_owned()).or_default().push(i),
+                None => wildcards.push(i),
+            }
+        }
         SourceRules {
             entries,
+            by_host,
+            wildcards,
             has_allow,
             registries_only,
         }
+    }
+
+    /// The entries that can match a registry known by `names`, in settings
+    /// order (equally specific entries are decided by that order).
+    fn candidates<'s>(
+        &'s self,
+        names: &RegistryNames<'_>,
+    ) -> impl Iterator<Item = &'s SourceEntry> {
+        let mut indexes: Vec<usize> = self.wildcards.clone();
+        for (host, _) in names.iter() {
+            let found = if host.bytes().any(|b| b.is_ascii_uppercase()) {
+                self.by_host.get(&host.to_ascii_lowercase())
+            } else {
+                self.by_host.get(host)
+            };
+            indexes.extend(found.into_iter().flatten());
+        }
+        indexes.sort_unstable();
+        indexes.dedup();
+        indexes.into_iter().filter_map(|i| self.entries.get(i))
     }
 
     /// The allow entries, listed for "not trusted" messages.
@@ -193,7 +240,7 @@ impl SourceRules {
     pub fn decide(&self, names: &RegistryNames<'_>, image: &Reference) -> Option<String> {
         let mut best_allow: Option<&SourceEntry> = None;
         let mut best_reject: Option<&SourceEntry> = None;
-        for entry in self.entries.iter().filter(|e| e.matches(names, image)) {
+        for entry in self.candidates(names).filter(|e| e.matches(names, image)) {
             let best = if entry.allow {
                 &mut best_allow
             } else {
@@ -256,4 +303,87 @@ fn list_trusted<'a>(items: impl Iterator<Item = &'a str>) -> String {
         out.push_str(&format!(" and {} more", items.len() - LISTED_TRUSTED));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matcher::registry::Aliases;
+
+    fn entry(kind: &str, text: &str, allow: bool, index: usize) -> SourceEntry {
+        let origin = Origin {
+            list: "test",
+            index,
+        };
+        match kind {
+            "registry" => SourceEntry::registry(
+                RegistryPattern::parse(text, false).unwrap_or_else(|e| panic!("{e}")),
+                allow,
+                origin,
+                text,
+            ),
+            "repository" => SourceEntry::repository(
+                RepositoryPattern::parse(text).unwrap_or_else(|e| panic!("{e}")),
+                allow,
+                origin,
+                text,
+            ),
+            _ => SourceEntry::image(
+                ImagePattern::parse(text).unwrap_or_else(|e| panic!("{e}")),
+                allow,
+                origin,
+                text,
+            ),
+        }
+    }
+
+    /// The index must decide exactly as a scan over every entry would.
+    #[test]
+    fn indexed_candidates_decide_like_a_full_scan() {
+        let specs = [
+            ("registry", "ghcr.io", true),
+            ("registry", "*.io", false),
+            ("registry", "GHCR.io:5000", false),
+            ("repository", "ghcr.io/org", true),
+            ("repository", "*.corp.example/team", true),
+            ("repository", "ghcr.io/org/x", false),
+            ("image", "nginx:1.27", true),
+            ("registry", "docker.io", false),
+            ("registry", "index.docker.io", true),
+            ("repository", "harbor.corp.example/team/app", false),
+            ("registry", "*", true),
+        ];
+        let entries: Vec<SourceEntry> = specs
+            .iter()
+            .enumerate()
+            .map(|(i, (k, t, a))| entry(k, t, *a, i))
+            .collect();
+        let indexed = SourceRules::new(entries.clone());
+        let aliases = Aliases::default();
+        for image in [
+            "ghcr.io/org/app:1",
+            "GHCR.IO/org/x/y:2",
+            "ghcr.io:5000/a:1",
+            "nginx:1.27",
+            "nginx:1.26",
+            "harbor.corp.example/team/app:1",
+            "harbor.corp.example/team/other:1",
+            "quay.io/a/b:1",
+            "registry-1.docker.io/library/busybox:1",
+            "[::1]:5000/app:1",
+            "evil.example/x:1",
+        ] {
+            let r = Reference::parse(image).unwrap_or_else(|e| panic!("{e}"));
+            let names = aliases.names(r.domain());
+            // A full scan: every entry a candidate.
+            let mut scan = SourceRules::new(entries.clone());
+            scan.wildcards = (0..entries.len()).collect();
+            scan.by_host.clear();
+            assert_eq!(
+                indexed.decide(&names, &r),
+                scan.decide(&names, &r),
+                "{image}"
+            );
+        }
+    }
 }
