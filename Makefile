@@ -19,21 +19,38 @@ POLICY_SOURCES := $(shell find policy/src -name '*.rs') policy/Cargo.toml Cargo.
 HOST_SOURCES := $(shell find host/src -name '*.rs') host/Cargo.toml Cargo.toml Cargo.lock
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 
+# The JavaScript build (js/, playground/): the same core, feature `js`, for
+# wasm32-unknown-unknown, then the wasm-bindgen CLI at exactly the version of
+# the wasm-bindgen crate in Cargo.lock, installed from crates.io into
+# $(TOOLS_DIR) the first time (a few minutes; CI keeps it in a cache folder).
+JS_TARGET := wasm32-unknown-unknown
+JS_PROFILE := release-js
+JS_WASM := target/$(JS_TARGET)/$(JS_PROFILE)/imagegate_policy.wasm
+JS_PKG := js/pkg/imagegate_policy_bg.wasm
+WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"/\1/p;}' Cargo.lock)
+TOOLS_DIR ?= target/tools
+WASM_BINDGEN := $(TOOLS_DIR)/wasm-bindgen-$(WASM_BINDGEN_VERSION)/bin/wasm-bindgen
+PLAYGROUND_DIR := target/playground
+PLAYGROUND_SOURCES := $(wildcard playground/src/*) playground/build.mjs playground/package-lock.json
+
 .PHONY: help
 help: ## list the targets
 	@grep -E '^[a-zA-Z_.-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
 
 .PHONY: setup
-setup: ## install the wasm target (and, for tests, bats and jq when apt-get is there)
-	rustup target add $(WASM_TARGET)
+setup: ## install the wasm targets (and, for tests, bats, jq, chromium and node when apt-get is there)
+	rustup target add $(WASM_TARGET) $(JS_TARGET)
 
 .PHONY: setup-test
 setup-test: setup
-	@if ! command -v bats >/dev/null || ! command -v jq >/dev/null; then \
+	@missing=""; \
+	for tool in bats jq chromium; do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	command -v node >/dev/null || missing="$$missing nodejs npm"; \
+	if [ -n "$$missing" ]; then \
 	  if command -v apt-get >/dev/null; then \
 	    SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
-	    $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq bats jq; \
-	  else echo "install bats and jq to run the end-to-end tests" >&2; exit 1; fi; \
+	    $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$missing; \
+	  else echo "install$$missing to run the tests" >&2; exit 1; fi; \
 	fi
 
 policy.wasm: $(POLICY_SOURCES) ## build the Kubewarden policy module (wasm32-wasip1)
@@ -63,6 +80,7 @@ fmt: ## check formatting
 lint: ## clippy on every crate and target, warnings are errors
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 	$(CARGO) clippy --locked -p imagegate-policy --target $(WASM_TARGET) -- -D warnings
+	$(CARGO) clippy --locked -p imagegate-policy --no-default-features --features js --target $(JS_TARGET) -- -D warnings
 
 .PHONY: unit-tests
 # --release so the tests reuse the host's release build of wasmtime instead of
@@ -74,6 +92,45 @@ unit-tests: policy.wasm $(HOST_BIN) ## unit, doc and case tests of the core and 
 e2e-tests: annotated-policy.wasm $(HOST_BIN) ## bats end-to-end tests through the built module
 	bats e2e-tests
 
+# wasm-bindgen-cli's own Cargo.lock can name a dependency version the
+# registry does not serve (webpki-roots 1.0.11 at 0.2.130); then it is
+# installed with the newest compatible dependencies rather than not at all.
+$(WASM_BINDGEN):
+	@[ -n "$(WASM_BINDGEN_VERSION)" ] || { echo "no wasm-bindgen in Cargo.lock" >&2; exit 1; }
+	$(CARGO) install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --locked --root $(TOOLS_DIR)/wasm-bindgen-$(WASM_BINDGEN_VERSION) \
+	  || $(CARGO) install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --root $(TOOLS_DIR)/wasm-bindgen-$(WASM_BINDGEN_VERSION)
+	@touch $(WASM_BINDGEN)
+
+.PHONY: js
+js: $(JS_PKG) ## build the JavaScript package in js/ (wasm-bindgen module for Node.js and browsers)
+
+$(JS_PKG): $(POLICY_SOURCES) $(WASM_BINDGEN)
+	$(CARGO) build --locked -p imagegate-policy --no-default-features --features js --target $(JS_TARGET) --profile $(JS_PROFILE)
+	$(WASM_BINDGEN) --target web --remove-name-section --remove-producers-section --out-dir js/pkg --out-name imagegate_policy $(JS_WASM)
+	@echo "$(JS_PKG): $$(stat -c %s $(JS_PKG)) bytes, $$(gzip -9c $(JS_PKG) | wc -c) gzipped"
+
+js/node_modules/.package-lock.json: js/package.json js/package-lock.json
+	cd js && npm ci --no-audit --no-fund
+
+playground/node_modules/.package-lock.json: playground/package.json playground/package-lock.json
+	cd playground && npm ci --no-audit --no-fund
+
+.PHONY: js-test
+js-test: $(JS_PKG) js/node_modules/.package-lock.json ## Node tests of the JS build: every case, the API, the README example, the types
+	cd js && node --test test/*.test.js
+	cd js && npx --no-install tsc --project tsconfig.json
+
+.PHONY: playground
+playground: $(PLAYGROUND_DIR)/index.html ## build the browser playground into target/playground (serve it with any static server)
+
+$(PLAYGROUND_DIR)/index.html: $(JS_PKG) $(PLAYGROUND_SOURCES) playground/node_modules/.package-lock.json
+	node playground/build.mjs $(PLAYGROUND_DIR)
+
+.PHONY: playground-test
+playground-test: playground playground/node_modules/.package-lock.json ## drive the playground in headless chromium (Playwright)
+	@command -v chromium >/dev/null || { echo "playground-test needs Debian's chromium: apt-get install -y chromium" >&2; exit 1; }
+	cd playground && node --test test/*.test.js
+
 .PHONY: check-versions
 check-versions: ## Cargo.toml, metadata.yml and artifacthub-pkg.yml name one version
 	@grep -q "io.kubewarden.policy.version: $(VERSION)$$" metadata.yml || { echo "metadata.yml version differs from Cargo.toml $(VERSION)" >&2; exit 1; }
@@ -81,8 +138,9 @@ check-versions: ## Cargo.toml, metadata.yml and artifacthub-pkg.yml name one ver
 	@echo "version $(VERSION) everywhere"
 
 .PHONY: test
-test: setup-test fmt lint check-versions unit-tests e2e-tests ## run every test
+test: setup-test fmt lint check-versions unit-tests e2e-tests js-test playground-test ## run every test
 	@echo "policy.wasm: $$(stat -c %s policy.wasm) bytes"
+	@echo "$(JS_PKG): $$(stat -c %s $(JS_PKG)) bytes"
 
 .PHONY: bench
 bench: policy.wasm $(HOST_BIN) ## per-evaluation latency of validate and validate_settings
@@ -92,3 +150,4 @@ bench: policy.wasm $(HOST_BIN) ## per-evaluation latency of validate and validat
 clean: ## remove build outputs
 	$(CARGO) clean
 	rm -f policy.wasm annotated-policy.wasm
+	rm -rf js/pkg
