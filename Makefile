@@ -132,9 +132,12 @@ playground-test: playground playground/node_modules/.package-lock.json ## drive 
 	cd playground && node --test test/*.test.js
 
 .PHONY: check-versions
-check-versions: ## Cargo.toml, metadata.yml and artifacthub-pkg.yml name one version
+check-versions: ## Cargo.toml, metadata.yml, artifacthub-pkg.yml and the package.json files name one version
 	@grep -q "io.kubewarden.policy.version: $(VERSION)$$" metadata.yml || { echo "metadata.yml version differs from Cargo.toml $(VERSION)" >&2; exit 1; }
 	@grep -q "^version: $(VERSION)$$" artifacthub-pkg.yml || { echo "artifacthub-pkg.yml version differs from Cargo.toml $(VERSION)" >&2; exit 1; }
+	@for p in js/package.json playground/package.json; do \
+	  grep -q '^  "version": "$(VERSION)",$$' $$p || { echo "$$p version differs from Cargo.toml $(VERSION)" >&2; exit 1; }; \
+	done
 	@echo "version $(VERSION) everywhere"
 
 .PHONY: test
