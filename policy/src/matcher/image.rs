@@ -7,7 +7,7 @@
 
 use crate::matcher::glob::{Glob, has_wildcard};
 use crate::matcher::registry::{RegistryNames, RegistryPattern};
-use crate::reference::{DEFAULT_TAG, Reference, grammar};
+use crate::reference::{DEFAULT_TAG, DOCKER_HUB, Reference, ReferenceError, grammar};
 
 /// What part of an image an entry selects, from least to most specific.
 #[derive(Debug, Clone)]
@@ -41,18 +41,22 @@ impl ImagePattern {
             }
             None => (text, None),
         };
-        let last_slash = name_and_tag.rfind('/').map_or(0, |i| i + 1);
-        let (name, tag) = match name_and_tag[last_slash..].rfind(':') {
-            Some(i) => {
-                let colon = last_slash + i;
-                (&name_and_tag[..colon], Some(&name_and_tag[colon + 1..]))
-            }
-            None => (name_and_tag, None),
-        };
+        // The tag starts at the first ':' after the last '/', as in images:
+        // `nginx:1:2` is tag `1:2` (refused), not name `nginx:1`, tag `2`.
+        let (name, tag) = grammar::split_tag(name_and_tag);
         if let Some(tag) = tag {
             check_tag_glob(tag)?;
         }
-        let reference = Reference::parse(name).map_err(|e| e.to_string())?;
+        let reference = match Reference::parse(name) {
+            // 64 hex characters alone are an image ID, but with a tag or a
+            // digest they are a Docker Hub repository, as in images
+            // (`<hex>:1` parses): read the name with its registry written.
+            Err(ReferenceError::HexIdentifier { .. }) if tag.is_some() || digest.is_some() => {
+                Reference::parse(&format!("{DOCKER_HUB}/{name}"))
+            }
+            parsed => parsed,
+        }
+        .map_err(|e| e.to_string())?;
         let registry = RegistryPattern::parse(reference.domain(), false)?;
         let selector = match (digest, tag) {
             (Some(d), _) => Selector::Digest(d.to_owned()),
@@ -213,9 +217,22 @@ mod tests {
     }
 
     #[test]
+    fn sixty_four_hex_with_a_tag_is_a_repository_as_in_images() {
+        // Found by fuzz/reference: the image parsed, its entry did not.
+        let hex = "0123456789abcdef".repeat(4);
+        assert!(matches(&format!("{hex}:x"), &format!("{hex}:x")));
+        assert!(matches(
+            &format!("{hex}@{DIGEST}"),
+            &format!("docker.io/library/{hex}@{DIGEST}")
+        ));
+        assert!(ImagePattern::parse(&hex).is_err());
+    }
+
+    #[test]
     fn malformed_patterns_say_why() {
         for text in [
             "",
+            "nginx:1:2",
             "nginx:",
             "Nginx",
             "nginx@sha256:abc",
