@@ -65,13 +65,15 @@ impl RegistryPattern {
                 {
                     return Err(format!("port \"{p}\" must be digits, `*` or `?`"));
                 }
-                PortPattern::Written(Glob::new(p, false))
+                PortPattern::Written(Glob::new(normalize::canonical_port(p), false))
             }
         };
-        let host = if has_wildcard(host) {
-            host
+        // Docker Hub's other names are Docker Hub on its default port only:
+        // `index.docker.io:5000` is some other registry, as in images.
+        let host = if normalize::is_docker_hub(text) {
+            crate::reference::DOCKER_HUB
         } else {
-            normalize::canonical_domain(host)
+            host
         };
         Ok(RegistryPattern {
             host: Glob::new(host, true),
@@ -203,6 +205,9 @@ impl Aliases {
     /// Every name the registry `domain` is known by, itself first.
     pub fn names<'a>(&'a self, domain: &'a str) -> RegistryNames<'a> {
         let (host, port) = grammar::split_host_port(domain);
+        // `:0443` is port 443 to a runtime; compared as written it would slip
+        // past every entry for the default port.
+        let port = port.map(normalize::canonical_port);
         let mut names = RegistryNames {
             own: (host, port),
             extra: Vec::new(),
@@ -253,8 +258,12 @@ pub fn parse_alias(text: &str) -> Result<(String, Option<String>), String> {
     RegistryPattern::parse(text, false)?;
     let (host, port) = split_pattern(text)?;
     Ok((
-        normalize::canonical_domain(host).to_ascii_lowercase(),
-        port.map(str::to_owned),
+        if normalize::is_docker_hub(text) {
+            crate::reference::DOCKER_HUB.to_owned()
+        } else {
+            host.to_ascii_lowercase()
+        },
+        port.map(|p| normalize::canonical_port(p).to_owned()),
     ))
 }
 
@@ -352,6 +361,37 @@ mod tests {
             }
         }
         assert!(m(&pat("*.docker.io"), "docker.io"));
+    }
+
+    #[test]
+    fn ports_compare_as_numbers() {
+        // `:0443` is 443 to a runtime: it must not slip past an entry for
+        // the default port (a reject of ghcr.io, say).
+        assert!(m(&pat("ghcr.io"), "ghcr.io:0443"));
+        assert!(m(&pat("ghcr.io"), "ghcr.io:000443"));
+        assert!(m(&pat("ghcr.io:5000"), "ghcr.io:05000"));
+        assert!(m(&pat("ghcr.io:05000"), "ghcr.io:5000"));
+        assert!(!m(&pat("ghcr.io"), "ghcr.io:4430"));
+        assert!(m(&insecure("reg.corp"), "reg.corp:080"));
+    }
+
+    #[test]
+    fn docker_hub_names_with_the_default_port_are_docker_hub() {
+        for domain in [
+            "docker.io:443",
+            "index.docker.io:443",
+            "REGISTRY-1.docker.io:0443",
+        ] {
+            // As images normalize them, and as written.
+            assert!(m(&pat("docker.io"), normalize::canonical_domain(domain)));
+            assert!(m(&pat("docker.io"), domain), "{domain}");
+        }
+        assert!(!m(&pat("docker.io"), "registry-1.docker.io:5000"));
+        // Found by fuzz/reference: an entry written as the image must match
+        // it; with another port, Docker Hub's names are just host names.
+        assert!(m(&pat("index.docker.io:4"), "index.docker.io:4"));
+        assert!(!m(&pat("index.docker.io:4"), "docker.io:4"));
+        assert!(m(&pat("index.docker.io:443"), "docker.io"));
     }
 
     #[test]

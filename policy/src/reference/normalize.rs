@@ -23,8 +23,11 @@ use super::{DOCKER_HUB, OFFICIAL_PREFIX};
 /// `registry-1.docker.io` is the host Docker Hub actually serves from, and
 /// host names are case-insensitive, so a policy that rejects Docker Hub must
 /// see all of these as Docker Hub (SPEC §1: `registry-1.docker.io/nginx` is
-/// `docker.io/library/nginx`). A port is not stripped: `docker.io:443` is
-/// another registry as far as the name goes.
+/// `docker.io/library/nginx`). Written with the default port (`:443`, or
+/// `:0443`: runtimes read a port as a number) they are still Docker Hub, so
+/// that `registry-1.docker.io:443/nginx` cannot slip past what
+/// `registry-1.docker.io/nginx` would meet; any other port is another
+/// registry.
 pub const DOCKER_HUB_ALIASES: &[&str] = &[DOCKER_HUB, "index.docker.io", "registry-1.docker.io"];
 
 /// The normalized registry: [`DOCKER_HUB`] for any of
@@ -44,11 +47,36 @@ pub fn canonical_domain(domain: &str) -> &str {
     }
 }
 
-/// Whether a registry as written is Docker Hub under one of its names.
+/// Whether a registry as written is Docker Hub under one of its names, with
+/// no port or the default one.
 pub fn is_docker_hub(domain: &str) -> bool {
-    DOCKER_HUB_ALIASES
-        .iter()
-        .any(|alias| alias.eq_ignore_ascii_case(domain))
+    let (host, port) = super::grammar::split_host_port(domain);
+    port.is_none_or(|p| canonical_port(p) == "443")
+        && DOCKER_HUB_ALIASES
+            .iter()
+            .any(|alias| alias.eq_ignore_ascii_case(host))
+}
+
+/// A port as the number it is: leading zeros dropped (`0443` is `443`, as a
+/// runtime's dialer reads it; `000` is `0`). Anything but ASCII digits is
+/// returned as it is.
+///
+/// ```
+/// use imagegate_policy::reference::normalize::canonical_port;
+/// assert_eq!(canonical_port("0443"), "443");
+/// assert_eq!(canonical_port("5000"), "5000");
+/// assert_eq!(canonical_port("00"), "0");
+/// ```
+pub fn canonical_port(port: &str) -> &str {
+    if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
+        return port;
+    }
+    let trimmed = port.trim_start_matches('0');
+    if trimmed.is_empty() {
+        port.get(port.len() - 1..).unwrap_or(port)
+    } else {
+        trimmed
+    }
 }
 
 /// The registry a name means: [`canonical_domain`] of the written registry,
@@ -88,8 +116,14 @@ mod tests {
             ("INDEX.DOCKER.IO", "docker.io"),
             ("Docker.IO", "docker.io"),
             ("Registry-1.Docker.Io", "docker.io"),
+            // The default port is still Docker Hub, however written.
+            ("docker.io:443", "docker.io"),
+            ("INDEX.docker.io:0443", "docker.io"),
+            ("registry-1.docker.io:443", "docker.io"),
             // Not aliases: kept exactly as written.
-            ("docker.io:443", "docker.io:443"),
+            ("docker.io:5000", "docker.io:5000"),
+            ("registry-1.docker.io:80", "registry-1.docker.io:80"),
+            ("docker.io:", "docker.io:"),
             ("registry-2.docker.io", "registry-2.docker.io"),
             ("docker.io.", "docker.io."),
             ("EVILHOST", "EVILHOST"),

@@ -89,8 +89,11 @@ const VALID: &[Valid] = &[
     ok("INDEX.DOCKER.IO/library/nginx", HUB, "library/nginx", NO, NO, true),
     ok("Docker.IO/nginx:1", HUB, "library/nginx", Some("1"), NO, true),
     ok("registry-1.docker.io/bitnami/redis", HUB, "bitnami/redis", NO, NO, true),
-    // A port makes it another registry, as far as the name goes.
-    ok("docker.io:443/nginx", "docker.io:443", "nginx", NO, NO, true),
+    // The default port is still Docker Hub (else `registry-1.docker.io:443`
+    // would slip past a Docker Hub reject); another port is another registry.
+    ok("docker.io:443/nginx", HUB, "library/nginx", NO, NO, true),
+    ok("registry-1.docker.io:0443/nginx", HUB, "library/nginx", NO, NO, true),
+    ok("docker.io:5000/nginx", "docker.io:5000", "nginx", NO, NO, true),
     // --- Cloud registries ---
     ok("gcr.io/google-containers/pause:3.9", "gcr.io", "google-containers/pause", Some("3.9"), NO, true),
     ok("us-docker.pkg.dev/proj/repo/img:tag", "us-docker.pkg.dev", "proj/repo/img", Some("tag"), NO, true),
@@ -625,11 +628,12 @@ fn host_and_port() {
         ("EVILHOST/app:1", "EVILHOST", "EVILHOST", None),
         ("nginx", "docker.io", "docker.io", None),
         ("INDEX.DOCKER.IO/nginx", "docker.io", "docker.io", None),
+        ("docker.io:443/nginx", "docker.io", "docker.io", None),
         (
-            "docker.io:443/nginx",
-            "docker.io:443",
+            "docker.io:5000/nginx",
+            "docker.io:5000",
             "docker.io",
-            Some("443"),
+            Some("5000"),
         ),
     ];
     for &(input, domain, host, port) in CASES {
