@@ -145,9 +145,24 @@ test: setup-test fmt lint check-versions unit-tests e2e-tests js-test playground
 	@echo "policy.wasm: $$(stat -c %s policy.wasm) bytes"
 	@echo "$(JS_PKG): $$(stat -c %s $(JS_PKG)) bytes"
 
+# The benchmarks behind BENCHMARKS.md: criterion on the native core, then
+# the module through the host, reused and fresh instances, with the
+# project's settings and with settings trusted-repos-policy also accepts.
+# PEER_WASM=path/to/trusted_repos_policy.wasm adds the peer to the same run
+# (build it beside the project from its public source; it is not committed).
+BENCH_REQUEST := testdata/requests/deployment_create.json
+PEER_WASM ?=
+
 .PHONY: bench
-bench: policy.wasm $(HOST_BIN) ## per-evaluation latency of validate and validate_settings
-	$(HOST_BIN) bench --policy policy.wasm --request testdata/requests/deployment_create.json --settings testdata/settings/bench.yaml
+bench: policy.wasm $(HOST_BIN) ## criterion benchmarks of the core and imagegate bench of the module (PEER_WASM= to compare)
+	$(CARGO) bench --locked -p imagegate-policy --bench core
+	@echo "policy.wasm: $$(stat -c %s policy.wasm) bytes"
+	$(HOST_BIN) bench --policy policy.wasm --request $(BENCH_REQUEST) --settings testdata/settings/bench.yaml --fresh-instance
+	$(HOST_BIN) bench --policy policy.wasm --request $(BENCH_REQUEST) --settings testdata/settings/bench-peer.yaml --fresh-instance
+	@if [ -n "$(PEER_WASM)" ]; then \
+	  echo "peer $(PEER_WASM): $$(stat -c %s $(PEER_WASM)) bytes"; \
+	  $(HOST_BIN) bench --policy $(PEER_WASM) --request $(BENCH_REQUEST) --settings testdata/settings/bench-peer.yaml --fresh-instance --iterations 200 --warmup 10; \
+	fi
 
 .PHONY: clean
 clean: ## remove build outputs
