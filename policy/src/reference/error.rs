@@ -72,6 +72,18 @@ pub enum ReferenceError {
         input: String,
     },
 
+    /// The whole string is a digest (`sha256:<64 hex>`): distribution reads
+    /// it as the Docker Hub image `library/sha256` with a hex tag, but
+    /// container runtimes (containerd's CRI, CRI-O) take it as the ID of an
+    /// image already on the node and run that, from no registry at all.
+    #[error(
+        "image reference {input:?} is a bare digest, which container runtimes take as the ID of an image already on the node, from no registry; write the repository too, e.g. name@{input}"
+    )]
+    ImageId {
+        /// The image string as written.
+        input: String,
+    },
+
     /// Nothing is left for the repository path (`:tag`, `@sha256:…`,
     /// `ghcr.io/`).
     #[error("image reference {input:?} has no repository name")]

@@ -124,6 +124,15 @@ impl Reference {
                 input: input.to_owned(),
             });
         }
+        // Where we differ from distribution on purpose: `sha256:<hex>` is a
+        // valid name there (docker.io/library/sha256, tag <hex>), but CRI
+        // runtimes resolve it as a local image ID (containerd
+        // `LocalResolve`), so no registry rule could apply to what runs.
+        if grammar::parse_digest(input).is_ok() {
+            return Err(ReferenceError::ImageId {
+                input: input.to_owned(),
+            });
+        }
 
         // The digest is everything after the first '@' (no other part may
         // contain '@'); the tag is after the first ':' of the last

@@ -94,6 +94,9 @@ const VALID: &[Valid] = &[
     ok("docker.io:443/nginx", HUB, "library/nginx", NO, NO, true),
     ok("registry-1.docker.io:0443/nginx", HUB, "library/nginx", NO, NO, true),
     ok("docker.io:5000/nginx", "docker.io:5000", "nginx", NO, NO, true),
+    // Not a whole digest: a Docker Hub name and tag, as in distribution
+    // (a bare `sha256:<64 hex>` is refused, see the invalid table).
+    ok("sha256:abc", HUB, "library/sha256", Some("abc"), NO, false),
     // --- Cloud registries ---
     ok("gcr.io/google-containers/pause:3.9", "gcr.io", "google-containers/pause", Some("3.9"), NO, true),
     ok("us-docker.pkg.dev/proj/repo/img:tag", "us-docker.pkg.dev", "proj/repo/img", Some("tag"), NO, true),
@@ -404,6 +407,9 @@ fn invalid_table() -> Vec<Invalid> {
         bad("nginx\0", E::InvalidPathComponent { path: s("nginx\0"), component: s("nginx\0") }),
         // --- Not a name ---
         bad(hex64, E::HexIdentifier { input: s(hex64) }),
+        // Deliberately not distribution's reading (docker.io/library/sha256 with
+        // a hex tag): CRI runtimes run the local image with that ID.
+        bad(concat!("sha256:", f64!()), E::ImageId { input: s(concat!("sha256:", f64!())) }),
         // (dref) TestValidateReferenceName
         bad("1a3f5e7d9c1b3a5f7e9d1c3b5a7f9e1d3c5b7a9f1e3d5d7c9b1a3f5e7d9c1b3a", E::HexIdentifier { input: s("1a3f5e7d9c1b3a5f7e9d1c3b5a7f9e1d3c5b7a9f1e3d5d7c9b1a3f5e7d9c1b3a") }),
         bad(":tag", E::MissingRepository { input: s(":tag") }),
