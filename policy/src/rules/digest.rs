@@ -12,6 +12,8 @@
 //! policy saw, the OpenShift ImagePolicy `resolveImages` behaviour on any
 //! registry.
 
+use std::collections::BTreeMap;
+
 use crate::capabilities::{Capabilities, CapabilityError};
 use crate::reference::{Reference, grammar};
 
@@ -70,7 +72,9 @@ pub enum Resolution {
 /// Host lookups made during one evaluation, each distinct name once.
 pub struct Lookups<'c> {
     capabilities: &'c dyn Capabilities,
-    done: Vec<(String, Result<String, CapabilityError>)>,
+    /// A map, not a list scanned per lookup: a request near the API server's
+    /// size limit can name tens of thousands of distinct images.
+    done: BTreeMap<String, Result<String, CapabilityError>>,
 }
 
 impl<'c> Lookups<'c> {
@@ -78,12 +82,12 @@ impl<'c> Lookups<'c> {
     pub fn new(capabilities: &'c dyn Capabilities) -> Lookups<'c> {
         Lookups {
             capabilities,
-            done: Vec::new(),
+            done: BTreeMap::new(),
         }
     }
 
     fn manifest_digest(&mut self, name: &str) -> Result<String, CapabilityError> {
-        if let Some((_, result)) = self.done.iter().find(|(n, _)| n == name) {
+        if let Some(result) = self.done.get(name) {
             return result.clone();
         }
         let result = self.capabilities.manifest_digest(name).and_then(|digest| {
@@ -91,7 +95,7 @@ impl<'c> Lookups<'c> {
                 .map(|()| digest.clone())
                 .map_err(|e| CapabilityError(format!("the host answered an invalid digest: {e}")))
         });
-        self.done.push((name.to_owned(), result.clone()));
+        self.done.insert(name.to_owned(), result.clone());
         result
     }
 }
