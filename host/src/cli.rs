@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
 use crate::capabilities::LogSink;
+use crate::registry::DEFAULT_LOOKUP_TIMEOUT_MS;
 use crate::runtime::{DEFAULT_MEMORY_LIMIT_MIB, RuntimeOptions};
 
 /// Run the imagegate container-image admission policy (policy.wasm, a
@@ -148,6 +149,43 @@ pub struct HostArgs {
     /// `no answer recorded for <image>`.
     #[arg(long, value_name = "FILE")]
     pub host_capabilities: Option<String>,
+
+    /// Reach this registry over plain HTTP instead of HTTPS (repeatable).
+    /// Written as the image names it: `127.0.0.1:5000`, `[::1]:5000`.
+    #[arg(long, value_name = "HOST[:PORT]", value_parser = registry_name)]
+    pub insecure_registry: Vec<String>,
+
+    /// Registry credentials: a Docker config.json (`auths` entries, `auth`
+    /// or `username`/`password`). Default: $DOCKER_CONFIG/config.json, else
+    /// ~/.docker/config.json, when present; else anonymous.
+    #[arg(long, value_name = "FILE")]
+    pub docker_config: Option<PathBuf>,
+
+    /// Time limit of one registry lookup, in milliseconds. Time spent in
+    /// lookups does not count against --timeout-ms.
+    #[arg(long, value_name = "MS", default_value_t = DEFAULT_LOOKUP_TIMEOUT_MS,
+          value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    pub lookup_timeout_ms: u64,
+}
+
+/// `--insecure-registry`: a registry as image references write it.
+fn registry_name(text: &str) -> Result<String, String> {
+    let bad = |why: &str| {
+        Err(format!(
+            "{why}; write the registry as images name it, HOST[:PORT], e.g. 127.0.0.1:5000 \
+             or [::1]:5000"
+        ))
+    };
+    if text.contains("://") {
+        return bad("no scheme");
+    }
+    if text.contains('/') {
+        return bad("no path");
+    }
+    if text.is_empty() || text.chars().any(|c| c.is_whitespace() || c == '@') {
+        return bad("not a registry name");
+    }
+    Ok(text.to_owned())
 }
 
 /// `imagegate check-settings`.

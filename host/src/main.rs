@@ -9,10 +9,12 @@
 mod capabilities;
 mod cli;
 mod commands;
+mod docker_config;
 mod input;
 mod metadata;
 mod output;
 mod recorded;
+mod registry;
 mod runtime;
 mod wapc;
 mod wasm_sections;

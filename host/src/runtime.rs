@@ -12,7 +12,9 @@
 //!   epoch deadline set before every guest entry.
 //!
 //! A background thread advances the engine's epoch every [`TICK`]; the deadline
-//! is the time limit in ticks. Traps become [`GuestError`]s worded for people:
+//! is the time limit in ticks, counted in the guest's own time: time spent in
+//! host calls (registry lookups) is given back (see `GuestClock`). Traps
+//! become [`GuestError`]s worded for people:
 //! "policy exceeded its time limit of 2s", "policy ran out of memory (limit
 //! 64 MiB)", "policy trapped in validate: ...".
 
@@ -21,8 +23,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use wasmtime::UpdateDeadline;
 use wasmtime::{
     Config, Engine, ExternType, InstancePre, Linker, Module, ResourceLimiter, Store, Trap,
     TypedFunc, ValType,
@@ -240,12 +243,61 @@ impl ResourceLimiter for MemoryLimiter {
     }
 }
 
+/// The guest's own running time in one entry: wall time since the entry
+/// began, less the time spent in host calls.
+///
+/// The epoch ticker counts wall time, so a guest that waits on a registry
+/// lookup (`__host_call`, up to `--lookup-timeout-ms`) would otherwise find
+/// its deadline long past when the host returns, and be killed for time the
+/// host spent. Instead the deadline is only a prompt: when it is reached,
+/// [`GuestClock::on_deadline`] compares the guest's own time with the limit
+/// and either interrupts (the guest used it all) or sets the deadline again
+/// for what is left. So `--timeout-ms` bounds the policy's computation, and
+/// each lookup is bounded by its own limit; a request makes at most one
+/// lookup per distinct image.
+#[derive(Debug, Clone, Copy)]
+struct GuestClock {
+    limit: Duration,
+    started: Instant,
+    in_host: Duration,
+}
+
+impl GuestClock {
+    fn new(limit: Duration) -> GuestClock {
+        GuestClock {
+            limit,
+            started: Instant::now(),
+            in_host: Duration::ZERO,
+        }
+    }
+
+    /// Starts counting a new guest entry.
+    fn restart(&mut self) {
+        self.started = Instant::now();
+        self.in_host = Duration::ZERO;
+    }
+
+    /// The guest's own time in this entry.
+    fn guest_time(&self) -> Duration {
+        self.started.elapsed().saturating_sub(self.in_host)
+    }
+
+    /// What to do when the epoch deadline is reached.
+    fn on_deadline(&self) -> UpdateDeadline {
+        match self.limit.checked_sub(self.guest_time()) {
+            Some(left) if !left.is_zero() => UpdateDeadline::Continue(deadline_ticks(left)),
+            _ => UpdateDeadline::Interrupt,
+        }
+    }
+}
+
 /// The data of each [`Store`].
 struct HostState {
     wasi: WasiP1Ctx,
     wapc: WapcState,
     limiter: MemoryLimiter,
     capabilities: Arc<HostCapabilities>,
+    clock: GuestClock,
 }
 
 impl WapcView for HostState {
@@ -260,8 +312,12 @@ impl WapcView for HostState {
         operation: &str,
         payload: &[u8],
     ) -> Result<Vec<u8>, String> {
-        self.capabilities
-            .call(binding, namespace, operation, payload)
+        let start = Instant::now();
+        let answer = self
+            .capabilities
+            .call(binding, namespace, operation, payload);
+        self.clock.in_host += start.elapsed();
+        answer
     }
 
     fn console_log(&mut self, message: &str) {
@@ -339,6 +395,7 @@ impl Policy {
         }
         let mut config = Config::new();
         config.epoch_interruption(true);
+
         let engine = Engine::new(&config).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
         let module = Module::new(&engine, bytes).map_err(|e| LoadError::Compile {
             path: path.to_owned(),
@@ -397,9 +454,11 @@ impl Policy {
                 exceeded: false,
             },
             capabilities: Arc::clone(&self.capabilities),
+            clock: GuestClock::new(self.options.timeout),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
+        store.epoch_deadline_callback(|store| Ok(store.data().clock.on_deadline()));
         store.set_epoch_deadline(self.deadline_ticks);
 
         let failure = |store: &Store<HostState>, error: wasmtime::Error, during: &str| {
@@ -424,6 +483,7 @@ impl Policy {
             let func = func
                 .typed::<(), ()>(&store)
                 .map_err(|e| GuestError::Instantiate(format!("export {name}: {e:#}")))?;
+            store.data_mut().clock.restart();
             store.set_epoch_deadline(self.deadline_ticks);
             if let Err(error) = func.call(&mut store, ()) {
                 // A WASI `proc_exit(0)` from `_start` is a normal end (TinyGo
@@ -488,6 +548,7 @@ impl Instance {
         let msg_len = wasm_len("payload", payload.len())?;
 
         self.store.data_mut().wapc.begin(operation, payload);
+        self.store.data_mut().clock.restart();
         self.store.set_epoch_deadline(self.deadline_ticks);
         let result = self.guest_call.call(&mut self.store, (op_len, msg_len));
         let answer = self.store.data_mut().wapc.finish();
@@ -614,6 +675,22 @@ mod tests {
     fn durations_read_naturally() {
         assert_eq!(format_duration(Duration::from_secs(2)), "2s");
         assert_eq!(format_duration(Duration::from_millis(1500)), "1500ms");
+    }
+
+    #[test]
+    fn time_in_host_calls_is_not_the_guests() {
+        let mut clock = GuestClock::new(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(80));
+        // 80 ms of wall time, all of it in the host: 50 ms still to go.
+        clock.in_host = Duration::from_millis(80);
+        assert!(
+            matches!(clock.on_deadline(), UpdateDeadline::Continue(ticks) if ticks >= 2),
+            "the guest has time left"
+        );
+        clock.in_host = Duration::ZERO;
+        assert!(matches!(clock.on_deadline(), UpdateDeadline::Interrupt));
+        clock.restart();
+        assert!(matches!(clock.on_deadline(), UpdateDeadline::Continue(_)));
     }
 
     #[test]

@@ -842,18 +842,39 @@ fn traps_time_and_memory_limits_are_worded() {
 /// A guest whose `validate` looks up `busybox:1.36` and accepts when the host
 /// answers, or fails with the host's error as its own.
 fn digest_lookup_policy(dir: &TempDir) -> PathBuf {
+    digest_lookup_policy_for(dir, "busybox:1.36")
+}
+
+/// [`digest_lookup_policy`] for `image`.
+fn digest_lookup_policy_for(dir: &TempDir, image: &str) -> PathBuf {
+    host_call_policy(
+        dir,
+        ["kubewarden", "oci", "v1/manifest_digest"],
+        &json!(image).to_string(),
+    )
+}
+
+/// A guest whose `validate` makes one host call and accepts when the host
+/// answers, or fails with the host's error as its own. Both branches pass a
+/// loop header after the call, where wasmtime checks the epoch deadline.
+fn host_call_policy(
+    dir: &TempDir,
+    [binding, namespace, operation]: [&str; 3],
+    payload: &str,
+) -> PathBuf {
     fake_policy(dir, "p.wasm", |d, ops| {
-        let (b, bl) = d.add("kubewarden");
-        let (n, nl) = d.add("oci");
-        let (o, ol) = d.add("v1/manifest_digest");
-        let (m, ml) = d.add("\"busybox:1.36\"");
+        let (b, bl) = d.add(binding);
+        let (n, nl) = d.add(namespace);
+        let (o, ol) = d.add(operation);
+        let (m, ml) = d.add(payload);
         let ok = d.respond(r#"{"accepted":true}"#);
         // On failure, hand the host's error back as the guest error.
         ops.validate = format!(
             "(if (result i32) (call $host_call (i32.const {b}) (i32.const {bl}) (i32.const {n}) (i32.const {nl}) \
                                                 (i32.const {o}) (i32.const {ol}) (i32.const {m}) (i32.const {ml}))
-               (then {ok})
-               (else (call $host_error (i32.const 131072))
+               (then (loop) {ok})
+               (else (loop)
+                     (call $host_error (i32.const 131072))
                      (call $guest_error (i32.const 131072) (call $host_error_len))
                      (i32.const 0)))"
         );
@@ -870,10 +891,121 @@ fn host_capabilities_are_refused_with_a_reason() {
         "internal server error: guest call failure: host capability \
          kubewarden/oci/v1/manifest_digest is not available: imagegate was started with --offline"
     );
+    let dns = host_call_policy(
+        &dir,
+        ["kubewarden", "net", "v1/dns_lookup_host"],
+        "\"example.com\"",
+    );
+    let message = internal_error_message(&run_fake(&dir, &dns, &[]));
+    assert_eq!(
+        message,
+        "internal server error: guest call failure: host capability \
+         kubewarden/net/v1/dns_lookup_host is not implemented in this version of imagegate"
+    );
+}
+
+/// A port on 127.0.0.1 that refuses connections: bound, then closed.
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+#[test]
+fn registry_failures_are_one_line_naming_the_registry() {
+    let dir = TempDir::new("registry-down");
+    let registry = format!("127.0.0.1:{}", closed_port());
+    let policy = digest_lookup_policy_for(&dir, &format!("{registry}/app:1"));
+    let message = internal_error_message(&run_fake(
+        &dir,
+        &policy,
+        &["--insecure-registry", &registry],
+    ));
+    assert_eq!(
+        message,
+        format!(
+            "internal server error: guest call failure: registry {registry}: connection refused"
+        )
+    );
+    // HTTPS unless named: the same closed port, refused before any TLS.
     let message = internal_error_message(&run_fake(&dir, &policy, &[]));
     assert!(
-        message.ends_with("is not implemented in this version of imagegate"),
+        message.ends_with(&format!("registry {registry}: connection refused")),
         "{message}"
+    );
+
+    let bad = digest_lookup_policy_for(&dir, "[::1:5000/app:1");
+    let message = internal_error_message(&run_fake(&dir, &bad, &[]));
+    assert_eq!(
+        message,
+        "internal server error: guest call failure: cannot read \"[::1:5000/app:1\" as an image \
+         reference: unclosed [ in the registry"
+    );
+}
+
+#[test]
+fn time_waiting_on_a_registry_does_not_count_against_the_policy_time_limit() {
+    let dir = TempDir::new("registry-hangs");
+    // Accepts connections and never answers; the test holds them until the end.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let registry = format!("127.0.0.1:{}", listener.local_addr().expect("addr").port());
+    let held = std::thread::spawn(move || {
+        let mut connections = Vec::new();
+        listener.set_nonblocking(true).expect("nonblocking");
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::time::Instant::now() < until {
+            match listener.accept() {
+                Ok((connection, _)) => connections.push(connection),
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+            }
+            if connections.len() >= 2 {
+                break;
+            }
+        }
+        connections
+    });
+    let policy = digest_lookup_policy_for(&dir, &format!("{registry}/app:1"));
+    // The guest may run 50 ms; the lookup waits 600 ms. The verdict must be
+    // the lookup's timeout, not the guest's.
+    let message = internal_error_message(&run_fake(
+        &dir,
+        &policy,
+        &[
+            "--insecure-registry",
+            &registry,
+            "--lookup-timeout-ms",
+            "600",
+            "--timeout-ms",
+            "50",
+        ],
+    ));
+    assert_eq!(
+        message,
+        format!(
+            "internal server error: guest call failure: registry {registry}: timeout after 600ms"
+        )
+    );
+    drop(held);
+}
+
+#[test]
+fn insecure_registries_are_written_as_images_name_them() {
+    let run = imagegate(
+        &[
+            "run",
+            "--request",
+            "x.json",
+            "--insecure-registry",
+            "http://127.0.0.1:5000",
+        ],
+        None,
+    );
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains(
+            "no scheme; write the registry as images name it, HOST[:PORT], e.g. 127.0.0.1:5000"
+        ),
+        "{}",
+        run.stderr
     );
 }
 

@@ -12,13 +12,17 @@ pub mod run;
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use serde_json::{Map, Value};
 
-use crate::cli::{Command, SettingsArgs};
+use crate::capabilities::CapabilityProvider;
+use crate::cli::{Command, HostArgs, SettingsArgs};
+use crate::docker_config;
 use crate::input;
 use crate::recorded::Recorded;
+use crate::registry::{Registry, RegistryOptions};
 use crate::runtime::{Instance, LoadError, Policy, RuntimeOptions};
 
 /// The policy rejected the settings (exit code 1, as `kwctl run`).
@@ -63,6 +67,28 @@ pub fn one_stdin_reader(
 /// The recorded host answers `--host-capabilities FILE` names, if any.
 pub fn load_recorded(path: Option<&str>) -> anyhow::Result<Option<Recorded>> {
     Ok(path.map(Recorded::load).transpose()?)
+}
+
+/// What answers the policy's host capabilities in `run`: the recording, or
+/// the registries (credentials read now, so a bad config.json is an input
+/// error before anything runs). `None` with `--offline`: the runtime's
+/// default refuses every capability, saying so.
+pub fn host_provider(args: &HostArgs) -> anyhow::Result<Option<Box<dyn CapabilityProvider>>> {
+    if let Some(recorded) = load_recorded(args.host_capabilities.as_deref())? {
+        return Ok(Some(Box::new(recorded)));
+    }
+    if args.offline {
+        return Ok(None);
+    }
+    let credentials =
+        docker_config::load(args.docker_config.as_deref()).map_err(anyhow::Error::msg)?;
+    let registry = Registry::new(RegistryOptions {
+        insecure: args.insecure_registry.clone(),
+        timeout: Duration::from_millis(args.lookup_timeout_ms),
+        credentials,
+    })
+    .map_err(anyhow::Error::msg)?;
+    Ok(Some(Box::new(registry)))
 }
 
 /// The settings object the flags give; `{}` when none.

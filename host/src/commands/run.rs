@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use crate::capabilities::LogSink;
 use crate::cli::{RunArgs, RunOutput};
 use crate::commands::{
-    InvalidSettings, load_policy, load_recorded, load_settings, one_stdin_reader, print_line, start,
+    InvalidSettings, host_provider, load_policy, load_settings, one_stdin_reader, print_line, start,
 };
 use crate::input;
 use crate::output::{
@@ -32,14 +32,14 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     one_stdin_reader(&args.request, &args.settings, recording)?;
     let request = input::load_request(&args.request)?;
     let settings = load_settings(&args.settings)?;
-    let recorded = load_recorded(recording)?;
+    let provider = host_provider(&args.host)?;
     let mut policy = load_policy(
         &args.policy.policy,
         args.limits
             .runtime_options(args.host.offline, LogSink::Stderr),
     )?;
-    if let Some(recorded) = recorded {
-        policy.set_provider(Box::new(recorded));
+    if let Some(provider) = provider {
+        policy.set_provider(provider);
     }
 
     let settings_payload = serde_json::to_vec(&settings)?;
