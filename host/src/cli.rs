@@ -33,6 +33,8 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Measure the latency of validate and validate_settings.
     Bench(BenchArgs),
+    /// Check every object in manifest files and directories; report, and exit 1 when any is rejected.
+    Scan(ScanArgs),
 }
 
 /// `--policy`.
@@ -280,6 +282,45 @@ pub struct BenchArgs {
     /// `--offline`: a benchmark does not measure the network.
     #[arg(long, value_name = "FILE")]
     pub host_capabilities: Option<String>,
+
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// How `scan` reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScanFormat {
+    /// For people: the objects with findings, each violation with a fix, and a summary.
+    Text,
+    /// One JSON document: every object, its violations and warnings, and the summary.
+    Json,
+    /// SARIF 2.1.0, for code-scanning UIs.
+    Sarif,
+    /// JUnit XML, for CI dashboards.
+    Junit,
+}
+
+/// `imagegate scan`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("settings-source").required(true).args(["settings", "settings_json"])))]
+pub struct ScanArgs {
+    /// Manifest files and directories (searched recursively for *.yaml,
+    /// *.yml, *.json); `-` reads stdin.
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<String>,
+
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+
+    /// Report format.
+    #[arg(long, short = 'f', value_enum, default_value_t = ScanFormat::Text)]
+    pub format: ScanFormat,
+
+    #[command(flatten)]
+    pub host: HostArgs,
 
     #[command(flatten)]
     pub limits: LimitArgs,

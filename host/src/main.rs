@@ -16,6 +16,7 @@ mod output;
 mod recorded;
 mod registry;
 mod runtime;
+mod scan;
 mod wapc;
 mod wasm_sections;
 

@@ -8,6 +8,7 @@ pub mod bench;
 pub mod check_settings;
 pub mod inspect;
 pub mod run;
+pub mod scan;
 
 use std::io::Write;
 use std::path::Path;
@@ -38,6 +39,7 @@ pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Annotate(args) => annotate::run(&args),
         Command::Inspect(args) => inspect::run(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Scan(args) => scan::run(&args),
     }
 }
 

@@ -1,0 +1,349 @@
+//! `imagegate scan`: every object in manifest files, through the policy, in
+//! one report.
+//!
+//! 1. Read the settings and the host-capability flags; compile the module
+//!    once; start ONE instance and ask it `validate_settings` (not valid:
+//!    exit 1 with the policy's message, as `run`).
+//! 2. Read every PATH (`scan::inputs`, in a thread of its own while the
+//!    module compiles): documents, lists, objects, and the input errors (a
+//!    broken document is reported with its position and the rest is still
+//!    read).
+//! 3. Each object of a kind the policy checks is wrapped as a CREATE request
+//!    exactly as `run` wraps a plain object (`input::wrap_object`) and goes
+//!    through `validate` in that same instance: the module caches its
+//!    compiled settings by their bytes, so each call costs an evaluation,
+//!    not a settings parse. When a call fails (a trap, the time or memory
+//!    limit), the object is reported as an error and a fresh instance takes
+//!    over. Other kinds are skipped.
+//! 4. Write the report; exit 1 when an object is rejected, else 2 when some
+//!    input could not be read or evaluated, else 0.
+
+use std::io::{IsTerminal as _, Write as _};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use serde_json::{Map, Value};
+
+use crate::capabilities::LogSink;
+use crate::cli::{ScanArgs, ScanFormat};
+use crate::commands::{InvalidSettings, host_provider, load_policy, load_settings, start};
+use crate::input;
+use crate::output::{SettingsValidationResponse, ValidationResponse, patch_of};
+use crate::runtime::{Instance, Policy};
+use crate::scan::inputs::{self, Found, Inputs, Object};
+use crate::scan::message::{parse_rejection, parse_violation};
+use crate::scan::{
+    CHECKED_KINDS, Entry, Finding, ObjectResult, Outcome, Report, Verdict, json, junit, sarif, text,
+};
+
+/// Scans longer than this many objects show progress on a terminal.
+const PROGRESS_ABOVE: usize = 200;
+
+/// Runs `imagegate scan`.
+pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
+    one_stdin_reader(args)?;
+    let settings = load_settings(&args.settings)?;
+    let provider = host_provider(&args.host)?;
+    // The manifests are read and parsed while the module compiles: on two
+    // cores that hides most of either.
+    let paths = args.paths.clone();
+    let reader = std::thread::Builder::new()
+        .name("imagegate-read".into())
+        .spawn(move || inputs::read(&paths))
+        .context("cannot start a thread")?;
+    let policy_path = args.policy.policy.as_path();
+    let mut policy = load_policy(
+        policy_path,
+        args.limits
+            .runtime_options(args.host.offline, LogSink::Stderr),
+    )?;
+    if let Some(provider) = provider {
+        policy.set_provider(provider);
+    }
+    let settings = serde_json::to_vec(&settings)?;
+    let mut instance = start(&policy, policy_path)?;
+    let verdict = SettingsValidationResponse::from_guest(instance.validate_settings(&settings));
+    if !verdict.valid {
+        return Err(InvalidSettings(verdict.message).into());
+    }
+
+    let inputs = reader
+        .join()
+        .map_err(|_| anyhow::anyhow!("reading the manifests failed"))?;
+    if inputs.files.is_empty() {
+        eprintln!(
+            "imagegate: warning: no manifests found (directories are searched for *.yaml, *.yml \
+             and *.json)"
+        );
+    }
+    let mut evaluator = Evaluator {
+        policy: &policy,
+        policy_path,
+        instance,
+        settings,
+        payload: Vec::new(),
+    };
+    let report = evaluate(inputs, &mut evaluator)?;
+
+    let rendered = match args.format {
+        ScanFormat::Text => text::render(&report, use_color()),
+        ScanFormat::Json => json::render(&report)?,
+        ScanFormat::Sarif => sarif::render(&report)?,
+        ScanFormat::Junit => junit::render(&report),
+    };
+    let mut out = std::io::stdout().lock();
+    out.write_all(rendered.as_bytes())
+        .and_then(|()| out.flush())
+        .context("cannot write to stdout")?;
+    Ok(ExitCode::from(report.exit_code()))
+}
+
+/// Stdin can be read once: by one `-` PATH, `--settings -` or
+/// `--host-capabilities -`.
+fn one_stdin_reader(args: &ScanArgs) -> anyhow::Result<()> {
+    let paths = args.paths.iter().filter(|p| *p == "-").count();
+    if paths > 1 {
+        anyhow::bail!("- can be given once: stdin can be read once");
+    }
+    let mut readers = Vec::new();
+    if paths == 1 {
+        readers.push("PATH -");
+    }
+    if args.settings.settings.as_deref() == Some("-") {
+        readers.push("--settings -");
+    }
+    if args.host.host_capabilities.as_deref() == Some("-") {
+        readers.push("--host-capabilities -");
+    }
+    if readers.len() > 1 {
+        anyhow::bail!("{} cannot all read stdin", readers.join(" and "));
+    }
+    Ok(())
+}
+
+/// Colours on a terminal, unless `NO_COLOR` is set (no-color.org).
+fn use_color() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// The policy instance every object goes through.
+struct Evaluator<'a> {
+    policy: &'a Policy,
+    policy_path: &'a Path,
+    instance: Instance,
+    /// The settings, serialized once: the module caches by these bytes.
+    settings: Vec<u8>,
+    /// The payload buffer, reused.
+    payload: Vec<u8>,
+}
+
+impl Evaluator<'_> {
+    /// `validate` for one request. A failed call replaces the instance (its
+    /// state cannot be trusted after a trap); the failure is the object's.
+    fn validate(&mut self, request: &Value) -> anyhow::Result<Result<ValidationResponse, String>> {
+        self.payload.clear();
+        self.payload.extend_from_slice(b"{\"request\":");
+        serde_json::to_writer(&mut self.payload, request)?;
+        self.payload.extend_from_slice(b",\"settings\":");
+        self.payload.extend_from_slice(&self.settings);
+        self.payload.push(b'}');
+        match self.instance.validate(&self.payload) {
+            Ok(reply) => Ok(
+                serde_json::from_slice::<ValidationResponse>(&reply).map_err(|e| {
+                    format!("the policy's reply to validate is not a ValidationResponse: {e}")
+                }),
+            ),
+            Err(error) => {
+                self.instance = start(self.policy, self.policy_path)?;
+                Ok(Err(error.to_string()))
+            }
+        }
+    }
+}
+
+/// Progress on stderr, for long scans on a terminal.
+struct Progress {
+    total: usize,
+    shown: Option<Instant>,
+}
+
+impl Progress {
+    fn new(total: usize) -> Progress {
+        let show = total > PROGRESS_ABOVE && std::io::stderr().is_terminal();
+        Progress {
+            total,
+            shown: show.then(|| Instant::now() - Duration::from_secs(1)),
+        }
+    }
+
+    fn tick(&mut self, done: usize) {
+        let Some(shown) = self.shown else { return };
+        if shown.elapsed() >= Duration::from_millis(100) {
+            eprint!("\rimagegate scan: {done}/{} objects checked", self.total);
+            self.shown = Some(Instant::now());
+        }
+    }
+
+    fn finish(&self) {
+        if self.shown.is_some() {
+            eprint!("\r\u{1b}[K");
+        }
+    }
+}
+
+/// A string field of `metadata`.
+fn metadata_text(object: &Map<String, Value>, key: &str) -> Option<String> {
+    object
+        .get("metadata")
+        .and_then(|m| m.get(key))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+}
+
+fn text_field(object: &Map<String, Value>, key: &str) -> Option<String> {
+    object.get(key).and_then(Value::as_str).map(str::to_owned)
+}
+
+/// Every object through the policy, in input order.
+fn evaluate(inputs: Inputs, evaluator: &mut Evaluator<'_>) -> anyhow::Result<Report> {
+    let Inputs {
+        files,
+        documents,
+        found,
+    } = inputs;
+    let total = found
+        .iter()
+        .filter(|f| matches!(f, Found::Object(o) if is_checked(&o.object)))
+        .count();
+    let mut progress = Progress::new(total);
+    let mut done = 0;
+    let mut entries = Vec::with_capacity(found.len());
+    for item in found {
+        let entry = match item {
+            Found::Error(error) => Entry::Error(error),
+            Found::NotObject { at, reason } => Entry::Object(ObjectResult {
+                at,
+                api_version: None,
+                kind: None,
+                namespace: None,
+                name: None,
+                outcome: Outcome::Skipped(reason),
+            }),
+            Found::Object(object) if !is_checked(&object.object) => {
+                let kind = text_field(&object.object, "kind").unwrap_or_default();
+                Entry::Object(ObjectResult {
+                    at: object.at,
+                    api_version: text_field(&object.object, "apiVersion"),
+                    namespace: metadata_text(&object.object, "namespace"),
+                    name: metadata_text(&object.object, "name"),
+                    outcome: Outcome::Skipped(format!("kind {kind} is not checked by the policy")),
+                    kind: Some(kind),
+                })
+            }
+            Found::Object(object) => {
+                done += 1;
+                progress.tick(done);
+                let document = documents.get(object.at.document);
+                Entry::Object(check(object, document, evaluator)?)
+            }
+        };
+        entries.push(entry);
+    }
+    progress.finish();
+    Ok(Report {
+        files,
+        document_numbers: documents.iter().map(|d| d.index).collect(),
+        entries,
+    })
+}
+
+fn is_checked(object: &Map<String, Value>) -> bool {
+    object
+        .get("kind")
+        .and_then(Value::as_str)
+        .is_some_and(|kind| CHECKED_KINDS.contains(&kind))
+}
+
+/// One object: wrapped as `run` wraps it, evaluated, its verdict read.
+fn check(
+    object: Object,
+    document: Option<&inputs::Document>,
+    evaluator: &mut Evaluator<'_>,
+) -> anyhow::Result<ObjectResult> {
+    let prefix = object.path_prefix();
+    let at = object.at;
+    let api_version = text_field(&object.object, "apiVersion");
+    let kind = text_field(&object.object, "kind");
+    let mut result = ObjectResult {
+        at,
+        api_version,
+        kind,
+        namespace: metadata_text(&object.object, "namespace"),
+        name: metadata_text(&object.object, "name"),
+        outcome: Outcome::Skipped(String::new()),
+    };
+    let request = match input::wrap_object(object.object) {
+        Ok(request) => request,
+        Err(problem) => {
+            result.outcome = Outcome::Failed(problem);
+            return Ok(result);
+        }
+    };
+    result.namespace = text_field(request.as_object().unwrap_or(&Map::new()), "namespace");
+    let response = match evaluator.validate(&request)? {
+        Ok(response) => response,
+        Err(message) => {
+            result.outcome = Outcome::Failed(message);
+            return Ok(result);
+        }
+    };
+
+    let line_of = |path: &str| {
+        let full = if prefix.is_empty() {
+            path.to_owned()
+        } else {
+            format!("{prefix}.{path}")
+        };
+        document.and_then(|d| d.line_of(&full)).unwrap_or(at.line)
+    };
+    let finding = |text: &str, violation: Option<crate::scan::message::Violation>| {
+        let line = violation.as_ref().map_or(at.line, |v| line_of(&v.path));
+        Finding {
+            violation,
+            text: text.to_owned(),
+            line,
+        }
+    };
+    let violations = match (&response.message, response.accepted) {
+        (Some(message), false) => match parse_rejection(message) {
+            Some(list) => list
+                .into_iter()
+                .map(|v| finding(&v.render(), Some(v)))
+                .collect(),
+            None => vec![finding(message, None)],
+        },
+        (None, false) => vec![finding("rejected", None)],
+        _ => Vec::new(),
+    };
+    let warnings = response
+        .warnings
+        .iter()
+        .flatten()
+        .map(|w| finding(w, parse_violation(w)))
+        .collect();
+    let patch = patch_of(request.get("object"), &response);
+    let patch = match serde_json::to_value(&patch)? {
+        Value::Array(ops) => ops,
+        _ => Vec::new(),
+    };
+    result.outcome = Outcome::Checked(Verdict {
+        allowed: response.accepted,
+        message: response.message.clone(),
+        violations,
+        warnings,
+        patch,
+    });
+    Ok(result)
+}
