@@ -44,8 +44,9 @@ setup: ## install the wasm targets (and, for tests, bats, jq, chromium and node 
 .PHONY: setup-test
 setup-test: setup
 	@missing=""; \
-	for tool in bats jq chromium; do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	for tool in bats jq chromium docker-registry skopeo; do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
 	command -v node >/dev/null || missing="$$missing nodejs npm"; \
+	command -v htpasswd >/dev/null || missing="$$missing apache2-utils"; \
 	if [ -n "$$missing" ]; then \
 	  if command -v apt-get >/dev/null; then \
 	    SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
