@@ -93,6 +93,10 @@ unit-tests: policy.wasm $(HOST_BIN) ## unit, doc and case tests of the core and 
 e2e-tests: annotated-policy.wasm $(HOST_BIN) ## bats end-to-end tests through the built module
 	bats e2e-tests
 
+.PHONY: cases-bats
+cases-bats: ## regenerate e2e-tests/cases.bats (one test per testdata/cases case) after adding a case
+	bash e2e-tests/gen-cases-bats.sh
+
 # wasm-bindgen-cli's own Cargo.lock can name a dependency version the
 # registry does not serve (webpki-roots 1.0.11 at 0.2.130); then it is
 # installed with the newest compatible dependencies rather than not at all.
