@@ -78,7 +78,7 @@ fmt: ## check formatting
 	$(CARGO) fmt --all -- --check
 
 .PHONY: lint
-lint: ## clippy on every crate and target, warnings are errors
+lint: fuzz-build ## clippy on every crate and target (the fuzz targets too), warnings are errors
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 	$(CARGO) clippy --locked -p imagegate-policy --target $(WASM_TARGET) -- -D warnings
 	$(CARGO) clippy --locked -p imagegate-policy --no-default-features --features js --target $(JS_TARGET) -- -D warnings
@@ -168,6 +168,35 @@ bench: policy.wasm $(HOST_BIN) ## criterion benchmarks of the core and imagegate
 	  echo "peer $(PEER_WASM): $$(stat -c %s $(PEER_WASM)) bytes"; \
 	  $(HOST_BIN) bench --policy $(PEER_WASM) --request $(BENCH_REQUEST) --settings testdata/settings/bench-peer.yaml --fresh-instance --iterations 200 --warmup 10; \
 	fi
+
+# Fuzzing (fuzz/, cargo-fuzz on libFuzzer): each target runs FUZZ_SECONDS
+# from the seed corpus in fuzz/corpus/<target>, keeping what it learns in
+# target/fuzz-corpus/<target> (the repository's seeds stay as they are); a
+# crash or an input slower than 10 s stops it, with the input saved under
+# fuzz/artifacts/<target>. It needs the nightly toolchain and cargo-fuzz
+# (`rustup toolchain install nightly; cargo install cargo-fuzz`), so it is
+# not part of `make test`.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := reference settings validate_bytes validate_structured
+FUZZ_CORPUS_DIR := target/fuzz-corpus
+
+.PHONY: fuzz
+fuzz: ## run every fuzz target for FUZZ_SECONDS (default 60) each (nightly + cargo-fuzz)
+	@command -v cargo-fuzz >/dev/null || { echo "make fuzz needs cargo-fuzz: cargo install cargo-fuzz (and rustup toolchain install nightly)" >&2; exit 1; }
+	@for target in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_CORPUS_DIR)/$$target; \
+	  case $$target in reference) dict=fuzz/dict/reference.dict;; *) dict=fuzz/dict/json.dict;; esac; \
+	  echo "== fuzz $$target for $(FUZZ_SECONDS)s"; \
+	  $(CARGO) +nightly fuzz run $$target $(FUZZ_CORPUS_DIR)/$$target fuzz/corpus/$$target -- \
+	    -dict=$$dict -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 || exit 1; \
+	done
+
+.PHONY: fuzz-build
+# Without libFuzzer itself (feature link_libfuzzer): no nightly, no C++ build,
+# about 20 s from scratch, so `make lint` (and CI) runs it.
+fuzz-build: ## check that the fuzz targets are formatted, compile and pass clippy (stable, no cargo-fuzz)
+	$(CARGO) fmt --manifest-path fuzz/Cargo.toml -- --check
+	$(CARGO) clippy --locked --manifest-path fuzz/Cargo.toml --bins --no-default-features -- -D warnings
 
 .PHONY: clean
 clean: ## remove build outputs
