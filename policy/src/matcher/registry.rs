@@ -98,6 +98,28 @@ impl RegistryPattern {
             }
     }
 
+    /// True when the host part matches every host (`*`).
+    pub fn matches_any_host(&self) -> bool {
+        self.host.as_str().bytes().all(|b| b == b'*')
+    }
+
+    /// True when the port part matches every port and none (`:*`).
+    pub fn matches_any_port(&self) -> bool {
+        matches!(&self.port, PortPattern::Written(g) if g.as_str().bytes().all(|b| b == b'*'))
+    }
+
+    /// True when both patterns stand for exactly the same ports: both the
+    /// default port (of the same scheme), or the same literal port.
+    pub fn same_port_as(&self, other: &RegistryPattern) -> bool {
+        match (&self.port, &other.port) {
+            (PortPattern::Default, PortPattern::Default) => self.insecure == other.insecure,
+            (PortPattern::Written(a), PortPattern::Written(b)) => {
+                a.is_literal() && b.is_literal() && a.as_str() == b.as_str()
+            }
+            _ => false,
+        }
+    }
+
     /// The normalized text of the pattern, used to find the same entry in an
     /// allow and a reject list.
     pub fn canonical(&self) -> String {

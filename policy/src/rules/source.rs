@@ -101,7 +101,8 @@ impl SourceEntry {
         }
     }
 
-    fn registry_pattern(&self) -> &RegistryPattern {
+    /// The registry part of the entry (the whole entry for `registries`).
+    pub(crate) fn registry_pattern(&self) -> &RegistryPattern {
         match &self.matcher {
             EntryMatcher::Registry(p) => p,
             EntryMatcher::Repository(p) => p.registry(),
@@ -115,6 +116,11 @@ impl SourceEntry {
             EntryMatcher::Repository(p) => p.matches(names, image.path()),
             EntryMatcher::Image(p) => p.matches(names, image),
         }
+    }
+
+    /// Whether this is a `registries` entry.
+    pub(crate) fn is_registry_entry(&self) -> bool {
+        matches!(self.matcher, EntryMatcher::Registry(_))
     }
 
     /// Whether this is an allow entry.

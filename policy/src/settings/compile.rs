@@ -16,6 +16,7 @@ use crate::rules::source::{Origin, SourceEntry, SourceRules};
 use crate::rules::tag::{TagEntry, TagRules};
 use crate::rules::{Action, RuleId};
 use crate::settings::raw::{Reader, child, index};
+use crate::settings::reachability::{self, TagAllow};
 use crate::settings::{Policy, SettingsError, ShortNames};
 
 const TOP_KEYS: &[&str] = &[
@@ -93,6 +94,8 @@ pub fn compile(settings: &Value) -> Result<Policy, SettingsError> {
             ImagePattern::parse(text).map(|p| SourceEntry::image(p, allow, origin, text))
         },
     );
+    let aliases = top.get("registryAliases").is_some_and(|v| v != &Value::Null);
+    reachability::check_source_allows(&mut r, &entries, aliases);
     policy.source = SourceRules::new(entries);
 
     for (i, group) in r
@@ -259,6 +262,7 @@ fn read_tags(r: &mut Reader, value: Option<&Value>) -> TagRules {
     let Some(tags) = r.object(value, "tags", TAG_KEYS) else {
         return rules;
     };
+    let mut allow_paths: Vec<(String, &str, bool)> = Vec::new();
     for (key, allow, regex) in [
         ("allow", true, false),
         ("reject", false, false),
@@ -274,6 +278,9 @@ fn read_tags(r: &mut Reader, value: Option<&Value>) -> TagRules {
             };
             match compiled {
                 Ok(pattern) => {
+                    if allow {
+                        allow_paths.push((index(&path, i), text, regex));
+                    }
                     let entry = TagEntry {
                         pattern,
                         text: text.to_owned(),
@@ -288,6 +295,15 @@ fn read_tags(r: &mut Reader, value: Option<&Value>) -> TagRules {
             }
         }
     }
+    let allows: Vec<TagAllow<'_>> = allow_paths
+        .iter()
+        .map(|(path, text, regex)| TagAllow {
+            path,
+            text,
+            regex: *regex,
+        })
+        .collect();
+    reachability::check_tag_allows(r, &allows);
     rules.require_explicit = r.bool(tags.get("requireExplicit"), "tags.requireExplicit");
     rules
 }

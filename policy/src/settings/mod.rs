@@ -9,6 +9,7 @@
 
 mod compile;
 mod raw;
+mod reachability;
 
 use std::cell::RefCell;
 use std::fmt;
