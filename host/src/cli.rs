@@ -35,6 +35,8 @@ pub enum Command {
     Bench(BenchArgs),
     /// Check every object in manifest files and directories; report, and exit 1 when any is rejected.
     Scan(ScanArgs),
+    /// Serve the policy as a Kubernetes validating and mutating admission webhook over HTTPS.
+    Serve(ServeArgs),
 }
 
 /// `--policy`.
@@ -322,6 +324,55 @@ pub struct ScanArgs {
     #[command(flatten)]
     pub host: HostArgs,
 
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// `imagegate serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+
+    /// Policy settings, YAML or JSON (an object): checked at start-up (not
+    /// valid: exit 1), reloaded on SIGHUP and when the file changes.
+    #[arg(long, value_name = "FILE")]
+    pub settings: PathBuf,
+
+    /// The server's certificate chain (PEM); reloaded as the settings are.
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: PathBuf,
+
+    /// The server's private key (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: PathBuf,
+
+    /// Address to listen on (port 0: any free port, printed at start-up).
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8443")]
+    pub addr: std::net::SocketAddr,
+
+    /// Policy instances kept ready, and evaluations run at once (default:
+    /// the number of cores).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(usize))]
+    pub instances: Option<usize>,
+
+    /// How often to look for changed settings and certificate files, in
+    /// milliseconds; 0: only on SIGHUP.
+    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    pub reload_interval_ms: u64,
+
+    /// At SIGTERM/SIGINT, how long open connections may take to finish, in
+    /// milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 30_000)]
+    pub drain_timeout_ms: u64,
+
+    #[command(flatten)]
+    pub host: HostArgs,
+
+    // --timeout-ms bounds each evaluation as a whole here: the policy's own
+    // time, waiting for a free instance, and registry lookups. An evaluation
+    // that runs out of time is denied (code 500, "internal server error:
+    // policy exceeded its time limit of …").
     #[command(flatten)]
     pub limits: LimitArgs,
 }

@@ -175,10 +175,17 @@ pub fn load_request(path: &str) -> Result<Value, InputError> {
 pub fn load_settings_file(path: &str) -> Result<Value, InputError> {
     let source_name = Source::file("settings", path);
     let bytes = read_source(path, &source_name)?;
+    parse_settings_bytes(&bytes, path)
+}
+
+/// Parses the bytes of the settings file `path` (as [`load_settings_file`]
+/// reads it); `serve` keeps the bytes to notice when the file changes.
+pub fn parse_settings_bytes(bytes: &[u8], path: &str) -> Result<Value, InputError> {
+    let source_name = Source::file("settings", path);
     if bytes.trim_ascii().is_empty() {
         return Ok(Value::Object(Map::new()));
     }
-    let document = parse_document(&bytes, &source_name)?;
+    let document = parse_document(bytes, &source_name)?;
     settings_object(document, &source_name)
 }
 

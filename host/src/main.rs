@@ -17,6 +17,7 @@ mod recorded;
 mod registry;
 mod runtime;
 mod scan;
+mod serve;
 mod wapc;
 mod wasm_sections;
 

@@ -9,6 +9,7 @@ pub mod check_settings;
 pub mod inspect;
 pub mod run;
 pub mod scan;
+pub mod serve;
 
 use std::io::Write;
 use std::path::Path;
@@ -40,6 +41,7 @@ pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Inspect(args) => inspect::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Scan(args) => scan::run(&args),
+        Command::Serve(args) => serve::run(&args),
     }
 }
 

@@ -1,0 +1,84 @@
+//! `imagegate serve`: start-up, then the server ([`crate::serve`]).
+//!
+//! Start-up checks everything before listening, so a bad deployment fails
+//! at once with a message rather than answering wrongly: the policy loads
+//! and instantiates (exit 2), the settings file parses and the policy's
+//! `validate_settings` accepts it (exit 1 with the policy's message, as
+//! `imagegate run`), the certificate and key load and match (exit 2), the
+//! address can be bound (exit 2). Then one line goes to stdout,
+//! `imagegate serve: listening on https://ADDR (N policy instances)`, and
+//! the server runs until SIGTERM or SIGINT (exit 0 once drained).
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use crate::capabilities::LogSink;
+use crate::cli::ServeArgs;
+use crate::commands::{host_provider, load_policy, print_line};
+use crate::serve::metrics::Metrics;
+use crate::serve::pool::Pool;
+use crate::serve::reload::{CertStore, SettingsStore, check_settings, read_settings};
+use crate::serve::server::{App, ServeOptions, bind, serve};
+
+/// Runs `imagegate serve`.
+pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    let provider = host_provider(&args.host)?;
+    let mut policy = load_policy(
+        &args.policy.policy,
+        args.limits
+            .runtime_options(args.host.offline, LogSink::Stderr),
+    )?;
+    if let Some(provider) = provider {
+        policy.set_provider(provider);
+    }
+
+    let settings = read_settings(&args.settings, 0)?;
+    check_settings(&policy, &settings)?;
+
+    let tls_provider = Arc::new(rustls::crypto::ring::default_provider());
+    let certs = CertStore::load(args.tls_cert.clone(), args.tls_key.clone(), tls_provider)?;
+
+    let size = args
+        .instances
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
+    let deadline = Duration::from_millis(args.limits.timeout_ms);
+    let pool = Pool::new(policy, size, deadline).map_err(|e| {
+        anyhow::anyhow!(
+            "policy \"{}\" cannot start: {e}",
+            args.policy.policy.display()
+        )
+    })?;
+    let app = Arc::new(App {
+        metrics: Metrics::new(pool.size()),
+        pool: Arc::new(pool),
+        settings: SettingsStore::new(args.settings.clone(), settings),
+        certs: Arc::new(certs),
+        ready: AtomicBool::new(false),
+    });
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("imagegate-serve")
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot start the server's runtime: {e}"))?;
+    let listener = runtime.block_on(bind(args.addr))?;
+    let local = listener.local_addr().unwrap_or(args.addr);
+    print_line(&format!(
+        "imagegate serve: listening on https://{local} ({} policy instances)",
+        app.pool.size()
+    ))?;
+    let options = ServeOptions {
+        reload_interval: (args.reload_interval_ms > 0)
+            .then(|| Duration::from_millis(args.reload_interval_ms)),
+        drain_timeout: Duration::from_millis(args.drain_timeout_ms),
+    };
+    let served = runtime.block_on(serve(Arc::clone(&app), listener, options));
+    // The runtime goes first: the policy's registry client owns a runtime of
+    // its own, which must not be dropped inside this one.
+    drop(runtime);
+    drop(app);
+    served?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,17 @@
+//! `imagegate serve`: policy.wasm as a standalone Kubernetes admission
+//! webhook, one module per concern:
+//!
+//! * [`server`]: HTTPS (hyper 1 + tokio-rustls), routes, body limit,
+//!   graceful shutdown;
+//! * [`review`]: the AdmissionReview wire format, reusing `output.rs`'s
+//!   AdmissionResponse so verdicts equal `imagegate run`'s;
+//! * [`pool`]: pre-instantiated policy instances, deadline, replacement of
+//!   trapped instances;
+//! * [`reload`]: settings and certificate, reloaded on SIGHUP or change;
+//! * [`metrics`]: Prometheus text exposition.
+
+pub mod metrics;
+pub mod pool;
+pub mod reload;
+pub mod review;
+pub mod server;

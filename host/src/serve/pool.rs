@@ -1,0 +1,324 @@
+//! The pool of policy instances behind `/validate` and `/mutate`.
+//!
+//! Unlike Kubewarden's policy-server (a fresh instance per request, SPEC §6),
+//! the server keeps `size` instances (one per core by default) instantiated
+//! ahead of time and reuses each across requests: the guest then keeps its
+//! compiled settings (cached by their bytes) from one request to the next.
+//! A semaphore with `size` permits is the queue: at most `size` evaluations
+//! run at once, each on tokio's blocking threads, never on the threads that
+//! drive connections.
+//!
+//! Each call runs under the runtime's limits (epoch deadline, memory cap,
+//! see [`crate::runtime`]). An instance whose call trapped, ran out of time
+//! or memory, or exited is dropped, never reused (its memory may be half
+//! written), and a new one is instantiated in its place in the background.
+//! On top of the guest's own deadline, [`Pool::call`] bounds the whole wait
+//! (queueing and registry lookups included) by the same deadline plus
+//! [`OUTER_MARGIN`], so a request is answered in time even when every
+//! instance is busy.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+
+use crate::runtime::{GuestError, Instance, Policy};
+
+/// How long after the deadline the pool stops waiting: the guest's own
+/// deadline (epoch ticks of 10 ms) fires first when the guest is what takes
+/// the time, so the answer names it and the instance is replaced at once;
+/// this bound catches time spent queueing or in registry lookups.
+pub const OUTER_MARGIN: Duration = Duration::from_millis(100);
+
+/// The policy's answer, or why there is none.
+#[derive(Debug)]
+pub struct Evaluation {
+    /// The guest's reply, or its failure; a deadline missed while queued or
+    /// in a registry lookup is a [`GuestError::Timeout`] too.
+    pub reply: Result<Vec<u8>, GuestError>,
+    /// The instance that answered was dropped (trap, timeout, memory).
+    pub replaced: bool,
+}
+
+impl Evaluation {
+    /// Whether the evaluation ran out of time.
+    pub fn timed_out(&self) -> bool {
+        matches!(self.reply, Err(GuestError::Timeout { .. }))
+    }
+}
+
+/// Pre-instantiated instances of one compiled policy.
+pub struct Pool {
+    policy: Policy,
+    idle: Mutex<Vec<Instance>>,
+    permits: Arc<Semaphore>,
+    size: usize,
+    deadline: Duration,
+}
+
+impl Pool {
+    /// Instantiates `size` instances of `policy` (at least one). `deadline`
+    /// bounds each [`Pool::call`] as a whole.
+    pub fn new(policy: Policy, size: usize, deadline: Duration) -> Result<Pool, GuestError> {
+        let size = size.max(1);
+        let idle = (0..size)
+            .map(|_| policy.instantiate())
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Pool {
+            policy,
+            idle: Mutex::new(idle),
+            permits: Arc::new(Semaphore::new(size)),
+            size,
+            deadline,
+        })
+    }
+
+    /// How many evaluations may run at once.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// The compiled policy (for settings validation in fresh instances).
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Instance>> {
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Calls `operation` in an idle instance (waiting for one), within the
+    /// deadline.
+    pub async fn call(self: &Arc<Self>, operation: &'static str, payload: Vec<u8>) -> Evaluation {
+        let started = Arc::new(AtomicBool::new(false));
+        let pool = Arc::clone(self);
+        let running = Arc::clone(&started);
+        let work = async move {
+            // The semaphore is never closed; if it were, there is no instance to use.
+            let permit = Arc::clone(&pool.permits).acquire_owned().await.ok();
+            let task = tokio::task::spawn_blocking(move || {
+                // The permit goes with the work: an evaluation that outlives
+                // the deadline keeps its slot until the epoch stops it.
+                let _permit = permit;
+                running.store(true, Ordering::Relaxed);
+                pool.call_blocking(operation, &payload)
+            });
+            task.await
+        };
+        let evaluation = match tokio::time::timeout(self.deadline + OUTER_MARGIN, work).await {
+            Ok(Ok(evaluation)) => evaluation,
+            Ok(Err(join)) => Evaluation {
+                reply: Err(GuestError::Trap {
+                    during: operation.to_owned(),
+                    message: format!("the evaluation task failed: {join}"),
+                }),
+                replaced: true,
+            },
+            Err(_) => Evaluation {
+                reply: Err(GuestError::Timeout {
+                    limit: self.deadline,
+                    during: if started.load(Ordering::Relaxed) {
+                        format!("{operation}, registry lookups included")
+                    } else {
+                        format!("the queue: all {} policy instances were busy", self.size)
+                    },
+                }),
+                replaced: false,
+            },
+        };
+        if evaluation.replaced {
+            let pool = Arc::clone(self);
+            // Refill in the background: the answer does not wait for it.
+            drop(tokio::task::spawn_blocking(move || pool.refill()));
+        }
+        evaluation
+    }
+
+    fn call_blocking(&self, operation: &str, payload: &[u8]) -> Evaluation {
+        let taken = self.idle().pop();
+        let mut instance = match taken {
+            Some(instance) => instance,
+            None => match self.policy.instantiate() {
+                Ok(instance) => instance,
+                Err(error) => {
+                    return Evaluation {
+                        reply: Err(error),
+                        replaced: false,
+                    };
+                }
+            },
+        };
+        let reply = instance.call(operation, payload);
+        let reusable = match &reply {
+            Ok(_) => true,
+            Err(error) => is_reusable_after(error),
+        };
+        if reusable {
+            let mut idle = self.idle();
+            if idle.len() < self.size {
+                idle.push(instance);
+            }
+        }
+        Evaluation {
+            reply,
+            replaced: !reusable,
+        }
+    }
+
+    /// Puts one new instance in the pool, if there is room.
+    fn refill(&self) {
+        if self.idle().len() >= self.size {
+            return;
+        }
+        match self.policy.instantiate() {
+            Ok(instance) => {
+                let mut idle = self.idle();
+                if idle.len() < self.size {
+                    idle.push(instance);
+                }
+            }
+            // The next call instantiates again, and answers with this error
+            // if it persists.
+            Err(error) => eprintln!("imagegate serve: cannot replace a policy instance: {error}"),
+        }
+    }
+}
+
+/// Whether an instance can serve again after a call failed this way: yes
+/// when the guest returned normally (it reported a failure, or its reply
+/// was unusable), no when it was stopped mid-call.
+fn is_reusable_after(error: &GuestError) -> bool {
+    match error {
+        GuestError::CallFailed(_)
+        | GuestError::NoResponse(_)
+        | GuestError::InvalidReply { .. }
+        | GuestError::TooLarge { .. } => true,
+        GuestError::Timeout { .. }
+        | GuestError::OutOfMemory { .. }
+        | GuestError::Trap { .. }
+        | GuestError::Exited { .. }
+        | GuestError::Instantiate(_)
+        | GuestError::Broken(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    use crate::capabilities::LogSink;
+    use crate::runtime::RuntimeOptions;
+
+    /// A waPC module whose `validate` answers at once, and whose `spin`
+    /// loops forever (and `trap` traps), to see instances replaced.
+    const WAT: &str = r#"
+    (module
+      (import "wapc" "__guest_request" (func $req (param i32 i32)))
+      (import "wapc" "__guest_response" (func $resp (param i32 i32)))
+      (memory (export "memory") 1)
+      (data (i32.const 0) "{\"accepted\":true}")
+      (global $calls (mut i32) (i32.const 0))
+      (func (export "__guest_call") (param $op i32) (param $msg i32) (result i32)
+        (global.set $calls (i32.add (global.get $calls) (i32.const 1)))
+        (call $req (i32.const 1024) (i32.const 2048))
+        ;; operation names differ by length: "validate" 8, "spin" 4, "trap" 4 with 't'
+        (if (i32.eq (local.get $op) (i32.const 4))
+          (then
+            (if (i32.eq (i32.load8_u (i32.const 1024)) (i32.const 116))
+              (then unreachable))
+            (loop $forever (br $forever))))
+        (call $resp (i32.const 0) (i32.const 17))
+        (i32.const 1)))
+    "#;
+
+    fn pool(size: usize, timeout: Duration) -> Arc<Pool> {
+        let bytes = wat::parse_str(WAT).unwrap();
+        let policy = Policy::from_bytes(
+            Path::new("test.wat"),
+            &bytes,
+            RuntimeOptions {
+                timeout,
+                guest_output: LogSink::Discard,
+                ..RuntimeOptions::default()
+            },
+        )
+        .unwrap();
+        Arc::new(Pool::new(policy, size, timeout + Duration::from_secs(5)).unwrap())
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn instances_are_reused_and_a_timed_out_one_is_replaced() {
+        let pool = pool(1, Duration::from_millis(50));
+        runtime().block_on(async {
+            let first = pool.call("validate", b"{}".to_vec()).await;
+            assert_eq!(
+                first.reply.as_deref().ok(),
+                Some(&b"{\"accepted\":true}"[..])
+            );
+            assert!(!first.replaced);
+            assert_eq!(pool.idle().len(), 1, "the instance went back");
+
+            let spin = pool.call("spin", Vec::new()).await;
+            assert!(spin.timed_out(), "{:?}", spin.reply);
+            assert!(spin.replaced);
+
+            let trap = pool.call("trap", Vec::new()).await;
+            assert!(
+                matches!(&trap.reply, Err(GuestError::Trap { .. })),
+                "{:?}",
+                trap.reply
+            );
+            assert!(trap.replaced);
+
+            // The pool still answers, from a new instance.
+            let again = pool.call("validate", b"{}".to_vec()).await;
+            assert!(again.reply.is_ok(), "{:?}", again.reply);
+        });
+    }
+
+    #[test]
+    fn the_whole_wait_is_bounded_by_the_deadline() {
+        // The guest's own limit is long; the pool's deadline is short.
+        let bytes = wat::parse_str(WAT).unwrap();
+        let policy = Policy::from_bytes(
+            Path::new("test.wat"),
+            &bytes,
+            RuntimeOptions {
+                timeout: Duration::from_millis(400),
+                guest_output: LogSink::Discard,
+                ..RuntimeOptions::default()
+            },
+        )
+        .unwrap();
+        let pool = Arc::new(Pool::new(policy, 1, Duration::from_millis(100)).unwrap());
+        runtime().block_on(async {
+            let (a, b) = tokio::join!(
+                pool.call("spin", Vec::new()),
+                pool.call("validate", b"{}".to_vec())
+            );
+            assert!(
+                a.timed_out() && b.timed_out(),
+                "{:?} {:?}",
+                a.reply,
+                b.reply
+            );
+            let messages = [a, b].map(|e| e.reply.err().map(|e| e.to_string()).unwrap_or_default());
+            assert!(
+                messages
+                    .iter()
+                    .any(|m| m.contains("all 1 policy instances were busy")),
+                "{messages:?}"
+            );
+        });
+    }
+}

@@ -1,0 +1,874 @@
+//! `imagegate serve` end to end: the built binary serving over real HTTPS on
+//! loopback, with a CA and a server certificate the test makes (openssl
+//! CLI), and a client that trusts only that CA (rustls).
+//!
+//! * every case of `testdata/cases/*.json` through `/mutate` and `/validate`,
+//!   with the expectations `host/tests/cases.rs` checks for `imagegate run`
+//!   (one server per distinct settings; `/validate` gives the same verdict
+//!   without the patch); cases whose settings are not valid must stop the
+//!   server at start-up with the message `imagegate run` gives;
+//! * what is not an `admission.k8s.io/v1` AdmissionReview gets 400, a body
+//!   over 3 MiB 413, other methods 405, other paths 404;
+//! * a policy that loops forever is denied with the time-limit message, and
+//!   the server goes on answering (the instance is replaced);
+//! * SIGHUP reloads the settings and changes the verdict; settings that are
+//!   not valid are refused and the old ones stay; a changed file is picked
+//!   up without a signal;
+//! * SIGTERM while requests are in flight: every one of them is answered,
+//!   then the server exits 0;
+//! * settings that are not valid, or a missing certificate, stop start-up.
+//!
+//! The tests fail, never skip, when policy.wasm is missing: run
+//! `make policy.wasm` first (or set `IMAGEGATE_TEST_POLICY`).
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, ServerName};
+use serde_json::{Value, json};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn real_policy() -> PathBuf {
+    let path = std::env::var_os("IMAGEGATE_TEST_POLICY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("policy.wasm"));
+    assert!(
+        path.is_file(),
+        "the policy module {} is missing: run `make policy.wasm` first \
+         (or point IMAGEGATE_TEST_POLICY at a built module)",
+        path.display()
+    );
+    path
+}
+
+/// A directory of this test process, removed at exit by the OS's tmp
+/// cleaning at worst; each test uses its own subdirectory.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir()
+        .join(format!("imagegate-serve-{}", std::process::id()))
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The test CA and a certificate for `localhost` and 127.0.0.1 signed by it.
+struct Pki {
+    ca: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let output = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the openssl command (Debian package openssl)");
+    assert!(
+        output.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn pki() -> &'static Pki {
+    static PKI: OnceLock<Pki> = OnceLock::new();
+    PKI.get_or_init(|| {
+        let dir = scratch("pki");
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        let mut ca = vec!["req", "-x509"];
+        ca.extend(ec);
+        ca.extend([
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=imagegate test CA",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ]);
+        openssl(&dir, &ca);
+        let mut csr = vec!["req"];
+        csr.extend(ec);
+        csr.extend([
+            "-keyout",
+            "tls.key",
+            "-out",
+            "tls.csr",
+            "-subj",
+            "/CN=localhost",
+        ]);
+        openssl(&dir, &csr);
+        std::fs::write(
+            dir.join("ext.cnf"),
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n\
+             keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        openssl(
+            &dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "tls.csr",
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                "tls.crt",
+                "-days",
+                "2",
+                "-extfile",
+                "ext.cnf",
+            ],
+        );
+        Pki {
+            ca: dir.join("ca.crt"),
+            cert: dir.join("tls.crt"),
+            key: dir.join("tls.key"),
+        }
+    })
+}
+
+/// A client config that trusts the test CA only.
+fn client_config() -> Arc<rustls::ClientConfig> {
+    static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+    Arc::clone(CONFIG.get_or_init(|| {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_file_iter(&pki().ca).unwrap() {
+            roots.add(cert.unwrap()).unwrap();
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        Arc::new(
+            rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(roots)
+                .with_no_client_auth(),
+        )
+    }))
+}
+
+/// One HTTP response.
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    headers: String,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{e}: {} {}", self.status, self.text()))
+    }
+}
+
+/// One request over a new TLS connection (`Connection: close`).
+fn https(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> Reply {
+    let tcp = TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let name = ServerName::try_from("localhost").unwrap();
+    let connection = rustls::ClientConnection::new(client_config(), name).unwrap();
+    let mut tls = rustls::StreamOwned::new(connection, tcp);
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    tls.write_all(head.as_bytes()).unwrap();
+    tls.write_all(body).unwrap();
+    tls.flush().unwrap();
+    let mut raw = Vec::new();
+    if let Err(error) = tls.read_to_end(&mut raw) {
+        // A peer that closes without close_notify: what arrived is the answer.
+        assert_eq!(error.kind(), std::io::ErrorKind::UnexpectedEof, "{error}");
+    }
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no HTTP response: {:?}", String::from_utf8_lossy(&raw)));
+    let headers = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let status = headers
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap();
+    Reply {
+        status,
+        headers,
+        body: raw[split + 4..].to_vec(),
+    }
+}
+
+/// A running `imagegate serve`, killed when dropped.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    stderr: Arc<Mutex<String>>,
+}
+
+/// `imagegate serve` with the test certificate on a free port, and `extra` flags.
+fn serve_command(policy: &Path, settings: &Path, extra: &[&str]) -> Command {
+    let pki = pki();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_imagegate"));
+    command
+        .arg("serve")
+        .arg("--policy")
+        .arg(policy)
+        .arg("--settings")
+        .arg(settings)
+        .arg("--tls-cert")
+        .arg(&pki.cert)
+        .arg("--tls-key")
+        .arg(&pki.key)
+        .args(["--addr", "127.0.0.1:0"])
+        .args(extra)
+        .env_remove("IMAGEGATE_POLICY")
+        .stdin(Stdio::null());
+    command
+}
+
+impl Server {
+    fn start(policy: &Path, settings: &Path, extra: &[&str]) -> Server {
+        let mut child = serve_command(policy, settings, extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut pipe = child.stderr.take().unwrap();
+        let sink = Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .split("https://")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "the server did not start: stdout {line:?}, stderr {:?}",
+                    stderr.lock().unwrap()
+                )
+            });
+        Server {
+            child,
+            addr,
+            stderr,
+        }
+    }
+
+    fn post(&self, path: &str, body: &Value) -> Reply {
+        https(self.addr, "POST", path, body.to_string().as_bytes())
+    }
+
+    fn metric(&self, line_start: &str) -> Option<f64> {
+        let reply = https(self.addr, "GET", "/metrics", b"");
+        reply
+            .text()
+            .lines()
+            .find_map(|l| l.strip_prefix(line_start)?.trim().parse().ok())
+    }
+
+    /// Waits (bounded) until `metric` reaches `value`.
+    fn wait_for_metric(&self, metric: &str, value: f64) {
+        let start = Instant::now();
+        while self.metric(metric) < Some(value) {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "{metric} never reached {value}; stderr: {}",
+                self.stderr.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn review(request: Value) -> Value {
+    json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request})
+}
+
+/// A CREATE request for `object`, as `imagegate run` wraps a plain object
+/// (host/src/input.rs `wrap_object`): uid `imagegate-run`.
+fn wrapped(object: Value) -> Value {
+    let kind = object["kind"].as_str().unwrap().to_owned();
+    let api_version = object["apiVersion"].as_str().unwrap();
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    let known = [
+        ("Pod", "pods"),
+        ("Deployment", "deployments"),
+        ("ReplicaSet", "replicasets"),
+        ("StatefulSet", "statefulsets"),
+        ("DaemonSet", "daemonsets"),
+        ("ReplicationController", "replicationcontrollers"),
+        ("Job", "jobs"),
+        ("CronJob", "cronjobs"),
+        ("PodTemplate", "podtemplates"),
+    ];
+    let resource = known
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map(|(_, r)| (*r).to_owned());
+    let namespaced = resource.is_some();
+    let resource = resource.unwrap_or_else(|| {
+        let lower = kind.to_ascii_lowercase();
+        if lower.ends_with('s') {
+            format!("{lower}es")
+        } else if let Some(stem) = lower.strip_suffix('y') {
+            format!("{stem}ies")
+        } else {
+            format!("{lower}s")
+        }
+    });
+    let gvk = json!({"group": group, "version": version, "kind": kind});
+    let gvr = json!({"group": group, "version": version, "resource": resource});
+    let mut request = json!({
+        "uid": "imagegate-run", "kind": gvk, "resource": gvr,
+        "requestKind": gvk, "requestResource": gvr,
+    });
+    if let Some(name) = object["metadata"]["name"].as_str() {
+        request["name"] = json!(name);
+    }
+    match object["metadata"]["namespace"].as_str() {
+        Some(namespace) => request["namespace"] = json!(namespace),
+        None if namespaced => request["namespace"] = json!("default"),
+        None => {}
+    }
+    request["operation"] = json!("CREATE");
+    request["userInfo"] = json!({"username": "imagegate", "groups": ["system:authenticated"]});
+    request["object"] = object;
+    request["dryRun"] = json!(false);
+    request
+}
+
+/// The AdmissionReview a case describes and the uid its response must carry.
+fn case_review(case: &Value, name: &str) -> (Value, String) {
+    if let Some(fixture) = case.get("request") {
+        let path = root()
+            .join("testdata/requests")
+            .join(fixture.as_str().unwrap());
+        let document: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let request = if document["kind"] == "AdmissionReview" {
+            document["request"].clone()
+        } else {
+            document
+        };
+        let uid = request["uid"].as_str().unwrap().to_owned();
+        return (review(request), uid);
+    }
+    let object = if let Some(image) = case.get("image") {
+        json!({"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": "app", "namespace": "default"},
+               "spec": {"containers": [{"name": "app", "image": image}]}})
+    } else {
+        case.get("object")
+            .unwrap_or_else(|| panic!("{name}: no request, image or object"))
+            .clone()
+    };
+    (review(wrapped(object)), "imagegate-run".to_owned())
+}
+
+/// uid, allowed, message, warnings and decoded patch of an AdmissionReview response.
+fn summary(reply: &Reply) -> Result<Value, String> {
+    if reply.status != 200 {
+        return Err(format!("HTTP {}: {}", reply.status, reply.text()));
+    }
+    let document = reply.json();
+    if document["apiVersion"] != "admission.k8s.io/v1" || document["kind"] != "AdmissionReview" {
+        return Err(format!("not an AdmissionReview: {document}"));
+    }
+    let response = &document["response"];
+    let patch = match response.get("patch").and_then(Value::as_str) {
+        None => json!([]),
+        Some(encoded) => {
+            if response["patchType"] != "JSONPatch" {
+                return Err(format!("a patch without patchType JSONPatch: {response}"));
+            }
+            base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .ok()
+                .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+                .ok_or_else(|| format!("a patch that is not base64 JSON: {encoded:?}"))?
+        }
+    };
+    Ok(json!({
+        "uid": response["uid"],
+        "allowed": response["allowed"],
+        "message": response.get("status").and_then(|s| s.get("message")).cloned().unwrap_or(Value::Null),
+        "warnings": match response.get("warnings") {
+            None | Some(Value::Null) => json!([]),
+            Some(w) => w.clone(),
+        },
+        "patch": patch,
+    }))
+}
+
+/// Cases sharing settings and recorded host answers: one server for them.
+type Group = Vec<(String, Value)>;
+
+fn run_group(policy: &Path, dir: &Path, index: usize, group: &Group) -> Vec<String> {
+    let mut failures = Vec::new();
+    let first = &group[0].1;
+    let settings = dir.join(format!("settings-{index}.json"));
+    std::fs::write(&settings, first["settings"].to_string()).unwrap();
+    let mut extra: Vec<String> = vec![
+        "--instances".into(),
+        "1".into(),
+        "--reload-interval-ms".into(),
+        "0".into(),
+    ];
+    if let Some(capabilities) = first.get("capabilities") {
+        let path = dir.join(format!("capabilities-{index}.json"));
+        std::fs::write(&path, capabilities.to_string()).unwrap();
+        extra.extend(["--host-capabilities".into(), path.display().to_string()]);
+    }
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+
+    let expected_of = |case: &Value, uid: &str| {
+        let expect = &case["expect"];
+        json!({
+            "uid": uid,
+            "allowed": expect["allowed"],
+            "message": expect.get("message").cloned().unwrap_or(Value::Null),
+            "warnings": match expect.get("warnings") {
+                None | Some(Value::Null) => json!([]),
+                Some(w) => w.clone(),
+            },
+            "patch": expect.get("patch").cloned().unwrap_or(json!([])),
+        })
+    };
+
+    // Settings the policy finds not valid: the server must not start, and
+    // must say what `imagegate run` says (host/tests/cases.rs).
+    let invalid = first["expect"]["message"]
+        .as_str()
+        .and_then(|m| m.strip_prefix("invalid settings: "));
+    if let Some(message) = invalid {
+        let output = serve_command(policy, &settings, &extra).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let want = format!("imagegate: error: provided settings are not valid: {message}");
+        if output.status.code() != Some(1) || stderr.trim_end() != want || !output.stdout.is_empty()
+        {
+            for (name, _) in group {
+                failures.push(format!(
+                    "testdata/cases/{name}.json: expected exit 1 with {want:?}, got {:?} {stderr:?}",
+                    output.status.code()
+                ));
+            }
+        }
+        return failures;
+    }
+
+    let server = Server::start(policy, &settings, &extra);
+    for (name, case) in group {
+        let (review, uid) = case_review(case, name);
+        let expected = expected_of(case, &uid);
+        match summary(&server.post("/mutate", &review)) {
+            Ok(got) if got == expected => {}
+            Ok(got) => failures.push(format!(
+                "testdata/cases/{name}.json /mutate:\n  expected {expected}\n       got {got}"
+            )),
+            Err(e) => failures.push(format!("testdata/cases/{name}.json /mutate: {e}")),
+        }
+        let mut expected = expected;
+        expected["patch"] = json!([]);
+        match summary(&server.post("/validate", &review)) {
+            Ok(got) if got == expected => {}
+            Ok(got) => failures.push(format!(
+                "testdata/cases/{name}.json /validate:\n  expected {expected}\n       got {got}"
+            )),
+            Err(e) => failures.push(format!("testdata/cases/{name}.json /validate: {e}")),
+        }
+    }
+    failures
+}
+
+#[test]
+fn every_case_through_the_server_as_through_imagegate_run() {
+    let policy = real_policy();
+    let dir = scratch("cases");
+    let mut groups: BTreeMap<String, Group> = BTreeMap::new();
+    let mut count = 0;
+    for entry in std::fs::read_dir(root().join("testdata/cases")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let case: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let key = format!(
+            "{}|{}",
+            case["settings"],
+            case.get("capabilities").cloned().unwrap_or_default()
+        );
+        groups.entry(key).or_default().push((name, case));
+        count += 1;
+    }
+    assert!(count > 20, "expected the case table, found {count} cases");
+
+    let groups: Vec<Group> = groups.into_values().collect();
+    let queue = Mutex::new(groups.iter().enumerate());
+    let failures = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| {
+                loop {
+                    let Some((index, group)) = queue.lock().unwrap().next() else {
+                        break;
+                    };
+                    let found = run_group(&policy, &dir, index, group);
+                    failures.lock().unwrap().extend(found);
+                }
+            });
+        }
+    });
+    let mut failures = failures.into_inner().unwrap();
+    failures.sort();
+    assert!(
+        failures.is_empty(),
+        "{} differences over {count} cases:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+fn pod(image: &str) -> Value {
+    review(wrapped(json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "app", "namespace": "default"},
+        "spec": {"containers": [{"name": "app", "image": image}]}})))
+}
+
+#[test]
+fn what_is_not_an_admission_review_gets_a_clear_400_and_big_bodies_413() {
+    let dir = scratch("malformed");
+    let settings = dir.join("settings.json");
+    std::fs::write(&settings, "{}").unwrap();
+    let server = Server::start(&real_policy(), &settings, &["--instances", "1"]);
+
+    let cases: [(&[u8], &str); 6] = [
+        (b"{not json", "/validate: not an admission.k8s.io/v1 AdmissionReview: the body is not JSON: key must be a string at line 1 column 2"),
+        (b"[]", "/validate: not an admission.k8s.io/v1 AdmissionReview: the body must be an AdmissionReview object, found an array"),
+        (br#"{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","request":{"uid":"u"}}"#,
+         "/validate: not an admission.k8s.io/v1 AdmissionReview: apiVersion must be \"admission.k8s.io/v1\", found \"admission.k8s.io/v1beta1\""),
+        (br#"{"apiVersion":"admission.k8s.io/v1","kind":"Pod","request":{"uid":"u"}}"#,
+         "/validate: not an admission.k8s.io/v1 AdmissionReview: kind must be \"AdmissionReview\", found \"Pod\""),
+        (br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}"#,
+         "/validate: not an admission.k8s.io/v1 AdmissionReview: the AdmissionReview has no request"),
+        (br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"operation":"CREATE"}}"#,
+         "/validate: not an admission.k8s.io/v1 AdmissionReview: request.uid must be a non-empty string, found nothing"),
+    ];
+    for (body, message) in cases {
+        let reply = https(server.addr, "POST", "/validate", body);
+        assert_eq!((reply.status, reply.text().trim_end()), (400, message));
+    }
+
+    // 3 MiB + 1 byte: 413, and the whole body was accepted on the wire.
+    let big = vec![b' '; 3 * 1024 * 1024 + 1];
+    let reply = https(server.addr, "POST", "/mutate", &big);
+    assert_eq!(reply.status, 413, "{}", reply.text());
+    assert!(
+        reply
+            .text()
+            .contains("larger than the limit of 3145728 bytes"),
+        "{}",
+        reply.text()
+    );
+    // Exactly 3 MiB is read and judged on its content.
+    let mut padded = pod("ghcr.io/org/app:1").to_string().into_bytes();
+    padded.resize(3 * 1024 * 1024, b' ');
+    let reply = https(server.addr, "POST", "/mutate", &padded);
+    assert_eq!(summary(&reply).unwrap()["allowed"], true);
+
+    let reply = https(server.addr, "GET", "/validate", b"");
+    assert_eq!(reply.status, 405);
+    assert!(
+        reply.headers.to_ascii_lowercase().contains("allow: post"),
+        "{}",
+        reply.headers
+    );
+    assert_eq!(https(server.addr, "GET", "/nope", b"").status, 404);
+    assert_eq!(https(server.addr, "GET", "/healthz", b"").status, 200);
+    assert_eq!(https(server.addr, "GET", "/readyz", b"").status, 200);
+
+    let metrics = https(server.addr, "GET", "/metrics", b"");
+    assert_eq!(metrics.status, 200);
+    assert!(
+        metrics.headers.contains("text/plain; version=0.0.4"),
+        "{}",
+        metrics.headers
+    );
+    for line in [
+        "imagegate_http_requests_total{path=\"/validate\",code=\"400\"} 6",
+        "imagegate_http_requests_total{path=\"/mutate\",code=\"413\"} 1",
+        "imagegate_http_requests_total{path=\"other\",code=\"404\"} 1",
+        "imagegate_errors_total{kind=\"bad_request\"} 6",
+        "imagegate_errors_total{kind=\"too_large\"} 1",
+        "imagegate_admission_verdicts_total{path=\"/mutate\",verdict=\"allowed\"} 1",
+        "imagegate_admission_duration_seconds_count{path=\"/mutate\"} 1",
+        "imagegate_pool_instances 1",
+    ] {
+        assert!(
+            metrics.text().lines().any(|l| l == line),
+            "{line} not in\n{}",
+            metrics.text()
+        );
+    }
+}
+
+/// A waPC module whose `validate_settings` (17 bytes) accepts and whose
+/// `validate` spins `ITERATIONS` times, then accepts.
+fn spinning_module(dir: &Path, iterations: &str) -> PathBuf {
+    let wat = format!(
+        r#"(module
+          (import "wapc" "__guest_response" (func $resp (param i32 i32)))
+          (memory (export "memory") 1)
+          (data (i32.const 0) "{{\"accepted\":true}}")
+          (data (i32.const 32) "{{\"valid\":true}}")
+          (func (export "__guest_call") (param $op i32) (param $msg i32) (result i32)
+            (local $n i64)
+            (if (i32.eq (local.get $op) (i32.const 17))
+              (then (call $resp (i32.const 32) (i32.const 14)) (return (i32.const 1))))
+            (local.set $n (i64.const {iterations}))
+            (block $done (loop $again
+              (br_if $done (i64.eqz (local.get $n)))
+              (local.set $n (i64.sub (local.get $n) (i64.const 1)))
+              (br $again)))
+            (call $resp (i32.const 0) (i32.const 17))
+            (i32.const 1)))"#
+    );
+    let path = dir.join(format!("spin-{iterations}.wasm"));
+    std::fs::write(&path, wat::parse_str(wat).unwrap()).unwrap();
+    path
+}
+
+#[test]
+fn a_policy_that_never_ends_is_denied_at_the_deadline_and_replaced() {
+    let dir = scratch("deadline");
+    let settings = dir.join("settings.json");
+    std::fs::write(&settings, "{}").unwrap();
+    // i64::MAX iterations: forever.
+    let module = spinning_module(&dir, "9223372036854775807");
+    let server = Server::start(
+        &module,
+        &settings,
+        &["--instances", "1", "--timeout-ms", "200"],
+    );
+    for round in 1..=2 {
+        let started = Instant::now();
+        let got = summary(&server.post("/validate", &pod("nginx"))).unwrap();
+        // Not a timing assertion: without the deadline this never returns.
+        assert!(started.elapsed() < Duration::from_secs(20));
+        assert_eq!(
+            got,
+            json!({"uid": "imagegate-run", "allowed": false,
+                   "message": "internal server error: policy exceeded its time limit of 200ms (in validate)",
+                   "warnings": [], "patch": []}),
+            "round {round}"
+        );
+    }
+    assert_eq!(server.metric("imagegate_timeouts_total "), Some(2.0));
+    assert_eq!(
+        server.metric("imagegate_instances_replaced_total "),
+        Some(2.0)
+    );
+    assert_eq!(
+        server.metric("imagegate_errors_total{kind=\"policy\"} "),
+        Some(2.0)
+    );
+}
+
+#[test]
+fn sighup_and_file_changes_reload_settings_without_a_restart() {
+    let dir = scratch("reload");
+    let settings = dir.join("settings.yaml");
+    std::fs::write(&settings, "registries:\n  allow: [docker.io]\n").unwrap();
+    let server = Server::start(&real_policy(), &settings, &["--reload-interval-ms", "0"]);
+    let allowed =
+        |image: &str| summary(&server.post("/validate", &pod(image))).unwrap()["allowed"].clone();
+    assert_eq!(allowed("nginx:1.27"), true);
+
+    std::fs::write(&settings, "registries:\n  allow: [ghcr.io]\n").unwrap();
+    server.signal("HUP");
+    server.wait_for_metric("imagegate_settings_generation ", 1.0);
+    assert_eq!(allowed("nginx:1.27"), false);
+    assert_eq!(allowed("ghcr.io/org/app:1"), true);
+
+    // Not valid: refused, the previous settings stay.
+    std::fs::write(&settings, "registries:\n  alow: [docker.io]\n").unwrap();
+    server.signal("HUP");
+    server.wait_for_metric("imagegate_settings_reloads_total{result=\"error\"} ", 1.0);
+    assert_eq!(allowed("nginx:1.27"), false);
+    assert_eq!(server.metric("imagegate_settings_generation "), Some(1.0));
+    assert!(
+        server.stderr.lock().unwrap().contains(
+            "settings reload refused, the previous settings stay in force: provided settings are not valid"
+        ),
+        "{}",
+        server.stderr.lock().unwrap()
+    );
+    drop(server);
+
+    // Without a signal: the file is polled.
+    std::fs::write(&settings, "{}").unwrap();
+    let server = Server::start(&real_policy(), &settings, &["--reload-interval-ms", "50"]);
+    assert_eq!(
+        summary(&server.post("/validate", &pod("nginx:1.27"))).unwrap()["allowed"],
+        true
+    );
+    std::fs::write(&settings, "registries:\n  reject: [docker.io]\n").unwrap();
+    server.wait_for_metric("imagegate_settings_generation ", 1.0);
+    assert_eq!(
+        summary(&server.post("/validate", &pod("nginx:1.27"))).unwrap()["allowed"],
+        false
+    );
+}
+
+#[test]
+fn sigterm_while_busy_answers_every_request_in_flight() {
+    let dir = scratch("drain");
+    let settings = dir.join("settings.json");
+    std::fs::write(&settings, "{}").unwrap();
+    // Long enough that requests queue behind two instances.
+    let module = spinning_module(&dir, "200000000");
+    let mut server = Server::start(
+        &module,
+        &settings,
+        &["--instances", "2", "--timeout-ms", "120000"],
+    );
+    let addr = server.addr;
+    let clients: Vec<_> = (0..6)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let mut request = pod("nginx");
+                request["request"]["uid"] = json!(format!("in-flight-{i}"));
+                https(addr, "POST", "/validate", request.to_string().as_bytes())
+            })
+        })
+        .collect();
+    server.wait_for_metric("imagegate_in_flight_requests ", 6.0);
+    server.signal("TERM");
+    for (i, client) in clients.into_iter().enumerate() {
+        let reply = client.join().unwrap();
+        let got = summary(&reply).unwrap();
+        assert_eq!(
+            (got["uid"].clone(), got["allowed"].clone()),
+            (json!(format!("in-flight-{i}")), json!(true))
+        );
+    }
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let stderr = server.stderr.lock().unwrap().clone();
+    assert!(
+        stderr.contains("SIGTERM: not accepting connections"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("drained; exiting"), "{stderr}");
+}
+
+#[test]
+fn bad_settings_or_certificates_stop_start_up() {
+    let dir = scratch("startup");
+    let settings = dir.join("settings.yaml");
+    std::fs::write(&settings, "registires:\n  allow: [ghcr.io]\n").unwrap();
+    let output = serve_command(&real_policy(), &settings, &[])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("imagegate: error: provided settings are not valid: ")
+            && stderr.contains("registires"),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty());
+
+    std::fs::write(&settings, "{}").unwrap();
+    let missing = dir.join("missing.crt");
+    let output = Command::new(env!("CARGO_BIN_EXE_imagegate"))
+        .arg("serve")
+        .arg("--policy")
+        .arg(real_policy())
+        .arg("--settings")
+        .arg(&settings)
+        .arg("--tls-cert")
+        .arg(&missing)
+        .arg("--tls-key")
+        .arg(&pki().key)
+        .env_remove("IMAGEGATE_POLICY")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "--tls-cert \"{}\": cannot read it",
+            missing.display()
+        )),
+        "{stderr}"
+    );
+}
