@@ -6,8 +6,9 @@ use imagegate_policy::capabilities::{Capabilities, CapabilityError};
 use imagegate_policy::validate;
 use libfuzzer_sys::fuzz_target;
 
-/// Answers every lookup with one digest, so `digests.resolve` settings reach
-/// the mutation path too.
+/// Answers some lookups (a digest, a manifest, a configuration), so
+/// `digests.resolve` settings reach the mutation path and `imageMetadata`
+/// settings their checks.
 struct Answers;
 
 impl Capabilities for Answers {
@@ -17,6 +18,24 @@ impl Capabilities for Answers {
         } else {
             Err(CapabilityError(format!("no answer for {image}")))
         }
+    }
+
+    fn oci_manifest(&self, image: &str) -> Result<Vec<u8>, CapabilityError> {
+        // A plain manifest for some names, an index for others, so the
+        // imageMetadata rule's index path is reached too.
+        Ok(match image.len() % 3 {
+            0 => br#"{"schemaVersion":2,"annotations":{"a":"b"}}"#.to_vec(),
+            1 => format!(
+                r#"{{"manifests":[{{"digest":"sha256:{}","platform":{{"os":"linux","architecture":"amd64"}}}}]}}"#,
+                "cd".repeat(32)
+            )
+            .into_bytes(),
+            _ => return Err(CapabilityError(format!("no manifest for {image}"))),
+        })
+    }
+
+    fn oci_manifest_config(&self, _image: &str) -> Result<Vec<u8>, CapabilityError> {
+        Ok(br#"{"config":{"config":{"Labels":{"team":"a"}}}}"#.to_vec())
     }
 }
 

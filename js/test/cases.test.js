@@ -18,7 +18,10 @@ test('the case table is there', () => {
 for (const { name, case: c } of table) {
   test(name, () => {
     const request = input(c);
-    const response = validate(request, c.settings, recorded(c));
+    const host = recorded(c);
+    const response = validate(request, c.settings, host);
+    const repeated = [...(host?.calls ?? [])].filter(([, n]) => n > 1);
+    assert.deepEqual(repeated, [], 'the host was asked the same thing twice');
     const object = admissionRequest(request).object;
     const got = {
       allowed: response.accepted,

@@ -40,17 +40,32 @@ export function input(c) {
 /**
  * Host lookups answered from a case's `capabilities` (the format of
  * `imagegate run --host-capabilities`): `{"manifest_digest": {"<image>":
- * "sha256:..." | {"error": "..."}}}`, as policy/tests/cases.rs replays them.
- * A name with no recorded answer fails with `no answer recorded for <name>`.
+ * "sha256:..." | {"error": "..."}}, "oci_manifest": {"<image>": {...} |
+ * {"error": "..."}}, "oci_manifest_config": {"<image>": {...} | {"error":
+ * "..."}}}`, as policy/tests/cases.rs replays them. A name with no recorded
+ * answer fails with `no answer recorded for <name>`. `calls` counts each
+ * (operation, image) asked, so a test can check nothing is asked twice.
  */
 export function recorded(c) {
   if (!c.capabilities) return undefined;
+  const calls = new Map();
+  const answer = (operation, image) => {
+    const key = `${operation} ${image}`;
+    calls.set(key, (calls.get(key) ?? 0) + 1);
+    const found = c.capabilities[operation]?.[image];
+    if (found === undefined || found === null) throw new Error(`no answer recorded for ${image}`);
+    const keys = found && typeof found === 'object' ? Object.keys(found) : [];
+    if (keys.length === 1 && typeof found.error === 'string') throw new Error(found.error);
+    return found;
+  };
   return {
+    calls,
     manifestDigest(image) {
-      const answer = c.capabilities.manifest_digest?.[image];
-      if (typeof answer === 'string') return answer;
-      if (answer && typeof answer === 'object') throw new Error(answer.error ?? '');
-      throw new Error(`no answer recorded for ${image}`);
+      const found = answer('manifest_digest', image);
+      if (typeof found === 'string') return found;
+      throw new Error(found.error ?? '');
     },
+    ociManifest: (image) => answer('oci_manifest', image),
+    ociManifestConfig: (image) => answer('oci_manifest_config', image),
   };
 }

@@ -9,7 +9,8 @@ use crate::mutate::Edit;
 use crate::reference::Reference;
 use crate::request::{AdmissionRequest, RequestError};
 use crate::rules::digest::{Lookups, Resolution};
-use crate::rules::{self, RuleId};
+use crate::rules::image_metadata::MetadataRules;
+use crate::rules::{self, Action, RuleId};
 use crate::settings::{Policy, ShortNames};
 use crate::verdict::{Verdict, Violation};
 use crate::workload::SiteKind;
@@ -146,6 +147,17 @@ fn check_image(policy: &Policy, image: &str, lookups: &mut Lookups<'_>) -> Findi
             RuleId::Digest,
             policy.digests.check(&reference, &resolution),
         );
+        // An image the source rule denies is not looked up: the host does
+        // not contact a registry the policy does not trust, and the request
+        // is rejected anyway.
+        let source_denies = policy.actions.get(RuleId::Source) == Action::Deny
+            && failed.iter().any(|(rule, _)| *rule == RuleId::Source);
+        if policy.image_metadata.is_active() && !source_denies {
+            let lookup = MetadataRules::lookup_name(&reference, &resolution);
+            if let Some(reason) = policy.image_metadata.check(&reference, &lookup, lookups) {
+                failed.push((RuleId::ImageMetadata, reason));
+            }
+        }
     }
     drop(names);
     Findings {

@@ -112,6 +112,16 @@ impl Capabilities for Counting {
         self.calls.set(self.calls.get() + 1);
         Ok(format!("sha256:{}", "c".repeat(64)))
     }
+
+    fn oci_manifest(&self, _image: &str) -> Result<Vec<u8>, CapabilityError> {
+        self.calls.set(self.calls.get() + 1);
+        Ok(br#"{"schemaVersion":2,"config":{},"layers":[],"annotations":{"a":"b"}}"#.to_vec())
+    }
+
+    fn oci_manifest_config(&self, _image: &str) -> Result<Vec<u8>, CapabilityError> {
+        self.calls.set(self.calls.get() + 1);
+        Ok(br#"{"manifest":{},"digest":"","config":{"config":{"Labels":{"team":"a"}}}}"#.to_vec())
+    }
 }
 
 #[test]
@@ -138,6 +148,26 @@ fn each_distinct_image_is_resolved_once_in_a_large_request() {
         .filter(|c| c["image"].as_str().is_some_and(|i| i.contains("@sha256:")))
         .count();
     assert_eq!(pinned, 2 * DISTINCT);
+}
+
+#[test]
+fn each_distinct_image_metadata_is_read_once_in_a_large_request() {
+    const DISTINCT: usize = 17_000;
+    let object = big_pod(2 * DISTINCT, |i| {
+        format!("ghcr.io/org/app-{}:v1", i % DISTINCT)
+    });
+    let settings = json!({"imageMetadata": {
+        "rejectAnnotations": {"images.openshift.io/deny-execution": "true"},
+        "requireLabels": {"team": "*"}
+    }});
+    let bytes = payload(&settings, &object);
+    let host = Counting {
+        calls: Cell::new(0),
+    };
+    let response = validate(&bytes, &host);
+    assert!(response.accepted, "{:?}", response.message);
+    // One manifest and one configuration per distinct image.
+    assert_eq!(host.calls.get(), 2 * DISTINCT);
 }
 
 #[test]

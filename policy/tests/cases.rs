@@ -8,6 +8,8 @@
 //! with `IMAGEGATE_BLESS=1 cargo test -p imagegate-policy --test cases` and
 //! review the diff.
 
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -55,19 +57,64 @@ fn request_of(case: &Value) -> Value {
 
 /// Host lookups answered from the case's `capabilities` fixture, the same
 /// file format `imagegate run --host-capabilities` reads:
-/// `{"manifest_digest": {"<image>": "sha256:..." | {"error": "..."}}}`.
+///
+/// ```json
+/// {"manifest_digest": {"<image>": "sha256:..." | {"error": "..."}},
+///  "oci_manifest": {"<image>": <manifest or index JSON> | {"error": "..."}},
+///  "oci_manifest_config": {"<image>": {"manifest": ..., "digest": ..., "config": ...} | {"error": "..."}}}
+/// ```
+///
 /// A name with no recorded answer fails with `no answer recorded for <name>`.
-struct Recorded(Value);
+/// Every call is counted: the case fails when the policy asks the host the
+/// same thing twice in one evaluation.
+struct Recorded {
+    answers: Value,
+    calls: RefCell<BTreeMap<String, usize>>,
+}
+
+impl Recorded {
+    fn answer(&self, operation: &str, image: &str) -> Result<&Value, CapabilityError> {
+        *self
+            .calls
+            .borrow_mut()
+            .entry(format!("{operation} {image}"))
+            .or_default() += 1;
+        match &self.answers[operation][image] {
+            Value::Null => Err(CapabilityError(format!("no answer recorded for {image}"))),
+            Value::Object(o) if o.len() == 1 && o.get("error").is_some_and(Value::is_string) => {
+                Err(CapabilityError(
+                    o["error"].as_str().unwrap_or_default().to_owned(),
+                ))
+            }
+            answer => Ok(answer),
+        }
+    }
+
+    /// The calls made more than once.
+    fn repeated(&self) -> Vec<String> {
+        self.calls
+            .borrow()
+            .iter()
+            .filter(|(_, n)| **n > 1)
+            .map(|(call, n)| format!("{call} ({n} times)"))
+            .collect()
+    }
+}
 
 impl Capabilities for Recorded {
     fn manifest_digest(&self, image: &str) -> Result<String, CapabilityError> {
-        match &self.0["manifest_digest"][image] {
+        match self.answer("manifest_digest", image)? {
             Value::String(digest) => Ok(digest.clone()),
-            Value::Object(o) => Err(CapabilityError(
-                o["error"].as_str().unwrap_or_default().to_owned(),
-            )),
-            _ => Err(CapabilityError(format!("no answer recorded for {image}"))),
+            other => panic!("manifest_digest.{image}: not a digest: {other}"),
         }
+    }
+
+    fn oci_manifest(&self, image: &str) -> Result<Vec<u8>, CapabilityError> {
+        Ok(serde_json::to_vec(self.answer("oci_manifest", image)?).expect("json"))
+    }
+
+    fn oci_manifest_config(&self, image: &str) -> Result<Vec<u8>, CapabilityError> {
+        Ok(serde_json::to_vec(self.answer("oci_manifest_config", image)?).expect("json"))
     }
 }
 
@@ -92,8 +139,19 @@ fn cases() {
             serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         let payload = json!({"request": request_of(&case), "settings": case["settings"]});
         let bytes = serde_json::to_vec(&payload).expect("payload");
-        let capabilities = Recorded(case.get("capabilities").cloned().unwrap_or(Value::Null));
+        let capabilities = Recorded {
+            answers: case.get("capabilities").cloned().unwrap_or(Value::Null),
+            calls: RefCell::default(),
+        };
         let response = imagegate_policy::validate(&bytes, &capabilities);
+        let repeated = capabilities.repeated();
+        if !repeated.is_empty() {
+            failures.push(format!(
+                "{}: the host was asked more than once: {}",
+                file.display(),
+                repeated.join(", ")
+            ));
+        }
         // Hosts turn the mutated object into a JSON Patch against the
         // request's object, as Kubewarden does; the cases hold that patch.
         let patch = match &response.mutated_object {

@@ -15,9 +15,12 @@
 //!   AdmissionReview, an AdmissionRequest, or a plain Kubernetes object,
 //!   which is wrapped as a CREATE request exactly as `imagegate run` wraps it
 //!   (host `src/input.rs`, mirrored in [`admission_request`]).
-//!   `capabilities` optionally answers host lookups (`digests.resolve`) with
-//!   a synchronous `manifestDigest(image)`; without it every lookup fails,
-//!   as in a host with no capabilities.
+//!   `capabilities` optionally answers host lookups with synchronous
+//!   callbacks: `manifestDigest(image)` (`digests.resolve`), and
+//!   `ociManifest(image)` / `ociManifestConfig(image)` (`imageMetadata`),
+//!   which answer the JSON objects Kubewarden's host calls answer; without
+//!   `capabilities` (or without a callback) every such lookup fails, as in a
+//!   host with no capabilities.
 //! * `validateSettings(settings)`: `{valid, message}`.
 //! * `normalizeImage(image)`: the parts of one image reference; throws the
 //!   parser's message for an image that does not parse.
@@ -61,6 +64,23 @@ extern "C" {
     /// function") is the host's failure.
     #[wasm_bindgen(method, catch, js_name = manifestDigest)]
     fn manifest_digest(this: &HostCapabilities, image: &str) -> Result<JsValue, JsValue>;
+
+    /// `capabilities.ociManifest` itself: the callbacks of `imageMetadata`
+    /// are optional, so their presence is checked before the call.
+    #[wasm_bindgen(method, getter, js_name = ociManifest)]
+    fn oci_manifest_callback(this: &HostCapabilities) -> JsValue;
+
+    /// `capabilities.ociManifest(image)`.
+    #[wasm_bindgen(method, catch, js_name = ociManifest)]
+    fn oci_manifest(this: &HostCapabilities, image: &str) -> Result<JsValue, JsValue>;
+
+    /// `capabilities.ociManifestConfig` itself.
+    #[wasm_bindgen(method, getter, js_name = ociManifestConfig)]
+    fn oci_manifest_config_callback(this: &HostCapabilities) -> JsValue;
+
+    /// `capabilities.ociManifestConfig(image)`.
+    #[wasm_bindgen(method, catch, js_name = ociManifestConfig)]
+    fn oci_manifest_config(this: &HostCapabilities, image: &str) -> Result<JsValue, JsValue>;
 
     /// Anything thrown: its `message`, when it has one.
     type Thrown;
@@ -155,6 +175,14 @@ export interface Settings {
     alwaysForUnpinned?: boolean | null;
     enforceAlways?: boolean | null;
   } | null;
+  imageMetadata?: {
+    /** Manifest annotation key to value; `"*"` matches any value. */
+    rejectAnnotations?: Record<string, string> | null;
+    /** Image config label key to value; `"*"` matches any value. */
+    rejectLabels?: Record<string, string> | null;
+    requireLabels?: Record<string, string> | null;
+    skipOnResolutionFailure?: boolean | null;
+  } | null;
   exemptImages?: string[] | null;
   actions?: { [rule in RuleId]?: RuleAction | null } | null;
 }
@@ -171,6 +199,39 @@ export interface HostCapabilities {
    * cannot be resolved: the message is the reason in the violation.
    */
   manifestDigest(image: string): string;
+  /**
+   * The manifest the registry serves for `image` (`imageMetadata`, Kubewarden's
+   * `oci/v1/oci_manifest`): an OCI image manifest or image index (or their
+   * Docker v2 forms) as a JSON object. The policy reads `annotations`, and for
+   * an index `manifests[].digest` and `manifests[].platform`. `image` is a
+   * normalized `registry/repository:tag`, or `registry/repository@digest` for
+   * the linux/amd64 manifest of an index. Throw when it cannot be read.
+   */
+  ociManifest?(image: string): OciManifest;
+  /**
+   * The image manifest and image configuration of `image` (`imageMetadata`
+   * label rules, Kubewarden's `oci/v1/oci_manifest_config`):
+   * `{manifest, digest, config}`; the policy reads `config.config.Labels`.
+   * Throw when it cannot be read.
+   */
+  ociManifestConfig?(image: string): OciManifestAndConfig;
+}
+
+/** The parts of an OCI image manifest or image index the policy reads; other fields are allowed. */
+export interface OciManifest {
+  annotations?: Record<string, string> | null;
+  /** Present in an image index. */
+  manifests?: { digest: string; platform?: { os: string; architecture: string; [key: string]: unknown } | null; [key: string]: unknown }[];
+  [key: string]: unknown;
+}
+
+/** Kubewarden's `oci/v1/oci_manifest_config` answer; other fields are allowed. */
+export interface OciManifestAndConfig {
+  manifest?: OciManifest;
+  digest?: string;
+  /** The image configuration; the labels are `config.Labels`. */
+  config?: { config?: { Labels?: Record<string, string> | null; [key: string]: unknown } | null; [key: string]: unknown };
+  [key: string]: unknown;
 }
 
 /** Kubewarden's ValidationResponse, as the waPC entry returns it (snake_case keys). */
@@ -379,6 +440,42 @@ impl Capabilities for JsHost {
             }),
             Err(thrown) => Err(CapabilityError(thrown_message(&thrown))),
         }
+    }
+
+    fn oci_manifest(&self, image: &str) -> Result<Vec<u8>, CapabilityError> {
+        if !self.0.oci_manifest_callback().is_function() {
+            return Err(missing_callback("ociManifest"));
+        }
+        json_answer(self.0.oci_manifest(image))
+    }
+
+    fn oci_manifest_config(&self, image: &str) -> Result<Vec<u8>, CapabilityError> {
+        if !self.0.oci_manifest_config_callback().is_function() {
+            return Err(missing_callback("ociManifestConfig"));
+        }
+        json_answer(self.0.oci_manifest_config(image))
+    }
+}
+
+fn missing_callback(name: &str) -> CapabilityError {
+    CapabilityError(format!(
+        "the host gives no {name} capability (pass {{{name}(image) {{...}}}} in capabilities)"
+    ))
+}
+
+/// A callback's answer as JSON bytes (the core reads what it needs).
+fn json_answer(answer: Result<JsValue, JsValue>) -> Result<Vec<u8>, CapabilityError> {
+    let answer = answer.map_err(|thrown| CapabilityError(thrown_message(&thrown)))?;
+    match stringify(&answer) {
+        Ok(Some(text)) => Ok(text.into_bytes()),
+        Ok(None) => Err(CapabilityError(format!(
+            "the host's answer is not JSON: found {}",
+            describe_js(&answer)
+        ))),
+        Err(thrown) => Err(CapabilityError(format!(
+            "the host's answer is not JSON: {}",
+            thrown_message(&thrown)
+        ))),
     }
 }
 

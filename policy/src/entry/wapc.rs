@@ -28,25 +28,38 @@ fn validate_settings(payload: &[u8]) -> CallResult {
 /// Lookups answered by the Kubewarden host (`kubewarden/oci/...`).
 struct HostCalls;
 
+/// One `kubewarden/oci/<operation>` call with the JSON string `image`: the
+/// answer's bytes, or the host's words.
+fn oci_call(operation: &str, image: &str) -> Result<Vec<u8>, CapabilityError> {
+    let request = serde_json::to_vec(image).map_err(|e| CapabilityError(e.to_string()))?;
+    guest::host_call("kubewarden", "oci", operation, &request).map_err(|e| {
+        // wapc-guest prefixes the host's words with "Host error: ".
+        let text = e.to_string();
+        CapabilityError(
+            text.strip_prefix("Host error: ")
+                .unwrap_or(&text)
+                .to_owned(),
+        )
+    })
+}
+
 impl Capabilities for HostCalls {
     fn manifest_digest(&self, image: &str) -> Result<String, CapabilityError> {
         #[derive(serde::Deserialize)]
         struct Answer {
             digest: String,
         }
-        let request = serde_json::to_vec(image).map_err(|e| CapabilityError(e.to_string()))?;
-        let answer = guest::host_call("kubewarden", "oci", "v1/manifest_digest", &request)
-            .map_err(|e| {
-                // wapc-guest prefixes the host's words with "Host error: ".
-                let text = e.to_string();
-                CapabilityError(
-                    text.strip_prefix("Host error: ")
-                        .unwrap_or(&text)
-                        .to_owned(),
-                )
-            })?;
+        let answer = oci_call("v1/manifest_digest", image)?;
         serde_json::from_slice::<Answer>(&answer)
             .map(|a| a.digest)
             .map_err(|e| CapabilityError(format!("the host's answer is not a digest: {e}")))
+    }
+
+    fn oci_manifest(&self, image: &str) -> Result<Vec<u8>, CapabilityError> {
+        oci_call("v1/oci_manifest", image)
+    }
+
+    fn oci_manifest_config(&self, image: &str) -> Result<Vec<u8>, CapabilityError> {
+        oci_call("v1/oci_manifest_config", image)
     }
 }

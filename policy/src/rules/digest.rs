@@ -75,6 +75,8 @@ pub struct Lookups<'c> {
     /// A map, not a list scanned per lookup: a request near the API server's
     /// size limit can name tens of thousands of distinct images.
     done: BTreeMap<String, Result<String, CapabilityError>>,
+    /// The `imageMetadata` rule's answers (manifests and configurations).
+    pub(crate) metadata: crate::rules::image_metadata::Answers,
 }
 
 impl<'c> Lookups<'c> {
@@ -83,7 +85,13 @@ impl<'c> Lookups<'c> {
         Lookups {
             capabilities,
             done: BTreeMap::new(),
+            metadata: Default::default(),
         }
+    }
+
+    /// The host the lookups go to.
+    pub(crate) fn capabilities(&self) -> &'c dyn Capabilities {
+        self.capabilities
     }
 
     fn manifest_digest(&mut self, name: &str) -> Result<String, CapabilityError> {
@@ -160,6 +168,12 @@ mod tests {
                 "docker.io/library/bad:1" => Ok("sha256:nothex".to_owned()),
                 _ => Err(CapabilityError(format!("manifest unknown: {image}"))),
             }
+        }
+        fn oci_manifest(&self, image: &str) -> Result<Vec<u8>, CapabilityError> {
+            Err(CapabilityError(format!("no manifest for {image}")))
+        }
+        fn oci_manifest_config(&self, image: &str) -> Result<Vec<u8>, CapabilityError> {
+            Err(CapabilityError(format!("no config for {image}")))
         }
     }
 

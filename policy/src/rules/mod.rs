@@ -2,6 +2,7 @@
 //! violation does (deny or warn).
 
 pub mod digest;
+pub mod image_metadata;
 pub mod pull_policy;
 pub mod reference;
 pub mod short_name;

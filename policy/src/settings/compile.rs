@@ -11,6 +11,7 @@ use crate::matcher::registry::{RegistryPattern, parse_alias};
 use crate::matcher::repository::RepositoryPattern;
 use crate::matcher::tag::TagPattern;
 use crate::rules::digest::{DigestRules, Resolve};
+use crate::rules::image_metadata::{MetadataEntry, MetadataRules};
 use crate::rules::pull_policy::{PullPolicy, PullPolicyRules};
 use crate::rules::source::{Origin, SourceEntry, SourceRules};
 use crate::rules::tag::{TagEntry, TagRules};
@@ -53,7 +54,6 @@ const METADATA_KEYS: &[&str] = &[
     "requireLabels",
     "skipOnResolutionFailure",
 ];
-const NOT_YET: &str = "not supported by this version of imagegate yet";
 
 /// Compiles a settings value (an object, or `null` for none).
 pub fn compile(settings: &Value) -> Result<Policy, SettingsError> {
@@ -120,7 +120,7 @@ pub fn compile(settings: &Value) -> Result<Policy, SettingsError> {
     policy.tags = read_tags(&mut r, top.get("tags"));
     policy.digests = read_digests(&mut r, top.get("digests"));
     policy.pull_policy = read_pull_policy(&mut r, top.get("pullPolicy"));
-    read_image_metadata(&mut r, top.get("imageMetadata"));
+    policy.image_metadata = read_image_metadata(&mut r, top.get("imageMetadata"));
 
     for (i, text) in r.strings(top.get("exemptImages"), "exemptImages") {
         match ImagePattern::parse(text) {
@@ -347,29 +347,38 @@ fn read_pull_policy(r: &mut Reader, value: Option<&Value>) -> PullPolicyRules {
     rules
 }
 
-/// Read and checked so typos are caught; the rules themselves need the OCI
-/// host capabilities, and until they come any non-default value is refused
-/// rather than silently ignored.
-fn read_image_metadata(r: &mut Reader, value: Option<&Value>) {
+/// `imageMetadata`: maps of annotation or label keys to values (`"*"` is
+/// any value), and `skipOnResolutionFailure`.
+fn read_image_metadata(r: &mut Reader, value: Option<&Value>) -> MetadataRules {
+    let mut rules = MetadataRules::default();
     let Some(md) = r.object(value, "imageMetadata", METADATA_KEYS) else {
-        return;
+        return rules;
     };
-    let mut used = r.bool(
+    rules.skip_on_resolution_failure = r.bool(
         md.get("skipOnResolutionFailure"),
         "imageMetadata.skipOnResolutionFailure",
     );
     for key in ["rejectAnnotations", "rejectLabels", "requireLabels"] {
-        used |= !r
-            .string_map(md.get(key), &child("imageMetadata", key))
-            .is_empty();
+        let path = child("imageMetadata", key);
+        let mut entries = Vec::new();
+        for (name, value) in r.string_map(md.get(key), &path) {
+            if name.is_empty() {
+                r.problem(
+                    &path,
+                    None,
+                    "an empty key matches no annotation or label; name the key",
+                );
+                continue;
+            }
+            entries.push(MetadataEntry::new(name, value));
+        }
+        match key {
+            "rejectAnnotations" => rules.reject_annotations = entries,
+            "rejectLabels" => rules.reject_labels = entries,
+            _ => rules.require_labels = entries,
+        }
     }
-    if used {
-        r.problem(
-            "imageMetadata",
-            None,
-            format!("the imageMetadata rules are {NOT_YET}"),
-        );
-    }
+    rules
 }
 
 #[cfg(test)]
@@ -468,14 +477,7 @@ mod tests {
     }
 
     #[test]
-    fn unimplemented_rules_are_refused_not_ignored() {
-        let found = problems(json!({"imageMetadata": {"rejectLabels": {"a": "b"}}}));
-        assert_eq!(
-            found,
-            vec![
-                "imageMetadata: the imageMetadata rules are not supported by this version of imagegate yet"
-            ]
-        );
+    fn digest_and_image_metadata_settings_compile() {
         let Ok(policy) = compile(&json!({"digests": {"resolve": "Required", "require": true}}))
         else {
             panic!("digest settings refused")
@@ -484,6 +486,47 @@ mod tests {
         assert!(policy.digests.require);
         // Their default values are fine.
         assert!(problems(json!({"digests": {"resolve": "Never", "require": false}, "pullPolicy": {}, "imageMetadata": {}})).is_empty());
+        let Ok(policy) = compile(&json!({"imageMetadata": {
+            "rejectAnnotations": {"images.openshift.io/deny-execution": "true"},
+            "rejectLabels": {"stage": "*"},
+            "requireLabels": {"team": "*", "tier": "backend"},
+            "skipOnResolutionFailure": true
+        }})) else {
+            panic!("imageMetadata settings refused")
+        };
+        let md = &policy.image_metadata;
+        assert_eq!(
+            md.reject_annotations,
+            vec![MetadataEntry::new("images.openshift.io/deny-execution", "true")]
+        );
+        assert_eq!(md.reject_labels[0].value, None);
+        assert_eq!(
+            md.require_labels,
+            vec![
+                MetadataEntry::new("team", "*"),
+                MetadataEntry::new("tier", "backend")
+            ]
+        );
+        assert!(md.skip_on_resolution_failure);
+    }
+
+    #[test]
+    fn image_metadata_problems_are_named() {
+        assert_eq!(
+            problems(json!({"imageMetadata": {
+                "rejectAnnotation": {},
+                "rejectLabels": {"a": true, "": "x"},
+                "requireLabels": ["team"],
+                "skipOnResolutionFailure": "yes"
+            }})),
+            vec![
+                r#"imageMetadata: unknown key "rejectAnnotation" (did you mean "rejectAnnotations"?)"#,
+                "imageMetadata.skipOnResolutionFailure: expected true or false, found the string \"yes\"",
+                "imageMetadata.rejectLabels.a: expected a string, found true",
+                "imageMetadata.rejectLabels: an empty key matches no annotation or label; name the key",
+                "imageMetadata.requireLabels: expected a map of strings, found a list",
+            ]
+        );
     }
 
     #[test]

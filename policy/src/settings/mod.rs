@@ -19,6 +19,7 @@ use crate::matcher::image::ImagePattern;
 use crate::matcher::registry::Aliases;
 use crate::rules::Actions;
 use crate::rules::digest::DigestRules;
+use crate::rules::image_metadata::MetadataRules;
 use crate::rules::pull_policy::PullPolicyRules;
 use crate::rules::source::SourceRules;
 use crate::rules::tag::TagRules;
@@ -91,6 +92,7 @@ pub struct Policy {
     pub(crate) tags: TagRules,
     pub(crate) digests: DigestRules,
     pub(crate) pull_policy: PullPolicyRules,
+    pub(crate) image_metadata: MetadataRules,
     pub(crate) exempt: Vec<ImagePattern>,
     pub(crate) actions: Actions,
 }
