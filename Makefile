@@ -159,7 +159,7 @@ BENCH_REQUEST := testdata/requests/deployment_create.json
 PEER_WASM ?=
 
 .PHONY: bench
-bench: policy.wasm $(HOST_BIN) ## criterion benchmarks of the core and imagegate bench of the module (PEER_WASM= to compare)
+bench: policy.wasm $(HOST_BIN) ## criterion benchmarks of the core, imagegate bench of the module (PEER_WASM= to compare), and wrk on imagegate serve
 	$(CARGO) bench --locked -p imagegate-policy --bench core
 	@echo "policy.wasm: $$(stat -c %s policy.wasm) bytes"
 	$(HOST_BIN) bench --policy policy.wasm --request $(BENCH_REQUEST) --settings testdata/settings/bench.yaml --fresh-instance
@@ -168,6 +168,7 @@ bench: policy.wasm $(HOST_BIN) ## criterion benchmarks of the core and imagegate
 	  echo "peer $(PEER_WASM): $$(stat -c %s $(PEER_WASM)) bytes"; \
 	  $(HOST_BIN) bench --policy $(PEER_WASM) --request $(BENCH_REQUEST) --settings testdata/settings/bench-peer.yaml --fresh-instance --iterations 200 --warmup 10; \
 	fi
+	IMAGEGATE=$(HOST_BIN) BENCH_REQUEST=$(BENCH_REQUEST) scripts/bench-serve.sh
 
 # Fuzzing (fuzz/, cargo-fuzz on libFuzzer): each target runs FUZZ_SECONDS
 # from the seed corpus in fuzz/corpus/<target>, keeping what it learns in
