@@ -723,11 +723,31 @@ fn a_policy_that_never_ends_is_denied_at_the_deadline_and_replaced() {
         let got = summary(&server.post("/validate", &pod("nginx"))).unwrap();
         // Not a timing assertion: without the deadline this never returns.
         assert!(started.elapsed() < Duration::from_secs(20));
+        // The guest's own deadline names the call; on a machine so loaded
+        // that the epoch thread runs late, the pool's bound (0.1 s later)
+        // answers instead, naming the lookups too.
+        let message = got["message"].as_str().unwrap_or_default().to_owned();
+        assert!(
+            message
+                == "internal server error: policy exceeded its time limit of 200ms (in validate)"
+                || message
+                    == "internal server error: policy exceeded its time limit of 200ms (in \
+                        validate, registry lookups included)",
+            "round {round}: {got}"
+        );
         assert_eq!(
-            got,
-            json!({"uid": "imagegate-run", "allowed": false,
-                   "message": "internal server error: policy exceeded its time limit of 200ms (in validate)",
-                   "warnings": [], "patch": []}),
+            (
+                &got["uid"],
+                &got["allowed"],
+                &got["warnings"],
+                &got["patch"]
+            ),
+            (
+                &json!("imagegate-run"),
+                &json!(false),
+                &json!([]),
+                &json!([])
+            ),
             "round {round}"
         );
     }

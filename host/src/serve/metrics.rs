@@ -88,7 +88,6 @@ struct Counters {
     latency: BTreeMap<&'static str, Histogram>,
     errors: BTreeMap<ErrorKind, u64>,
     timeouts: u64,
-    replaced: u64,
     reloads_ok: u64,
     reloads_failed: u64,
     in_flight: i64,
@@ -149,11 +148,6 @@ impl Metrics {
         self.update(|c| c.timeouts += 1);
     }
 
-    /// One instance dropped for a new one.
-    pub fn instance_replaced(&self) {
-        self.update(|c| c.replaced += 1);
-    }
-
     /// One settings reload, applied or refused.
     pub fn reload(&self, ok: bool, generation: u64) {
         self.update(|c| {
@@ -171,8 +165,8 @@ impl Metrics {
         self.update(|c| c.in_flight += delta);
     }
 
-    /// The exposition text.
-    pub fn render(&self) -> String {
+    /// The exposition text; the pool counts its replaced instances itself.
+    pub fn render(&self, instances_replaced: u64) -> String {
         let c = self
             .counters
             .lock()
@@ -266,7 +260,7 @@ impl Metrics {
                 "instances_replaced_total",
                 "counter",
                 "Policy instances dropped after a trap or timeout.",
-                c.replaced.to_string(),
+                instances_replaced.to_string(),
             ),
             (
                 "in_flight_requests",
@@ -339,7 +333,7 @@ mod tests {
         m.error(ErrorKind::TooLarge);
         m.timeout();
         m.reload(true, 1);
-        let text = m.render();
+        let text = m.render(3);
         for line in [
             "imagegate_http_requests_total{path=\"/validate\",code=\"200\"} 2",
             "imagegate_http_requests_total{path=\"other\",code=\"404\"} 1",
@@ -353,6 +347,7 @@ mod tests {
             "imagegate_errors_total{kind=\"too_large\"} 1",
             "imagegate_errors_total{kind=\"bad_request\"} 0",
             "imagegate_timeouts_total 1",
+            "imagegate_instances_replaced_total 3",
             "imagegate_pool_instances 2",
             "imagegate_settings_generation 1",
             "imagegate_settings_reloads_total{result=\"ok\"} 1",

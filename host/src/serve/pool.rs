@@ -17,7 +17,7 @@
 //! [`OUTER_MARGIN`], so a request is answered in time even when every
 //! instance is busy.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -37,8 +37,6 @@ pub struct Evaluation {
     /// The guest's reply, or its failure; a deadline missed while queued or
     /// in a registry lookup is a [`GuestError::Timeout`] too.
     pub reply: Result<Vec<u8>, GuestError>,
-    /// The instance that answered was dropped (trap, timeout, memory).
-    pub replaced: bool,
 }
 
 impl Evaluation {
@@ -55,6 +53,7 @@ pub struct Pool {
     permits: Arc<Semaphore>,
     size: usize,
     deadline: Duration,
+    replaced: AtomicU64,
 }
 
 impl Pool {
@@ -71,12 +70,18 @@ impl Pool {
             permits: Arc::new(Semaphore::new(size)),
             size,
             deadline,
+            replaced: AtomicU64::new(0),
         })
     }
 
     /// How many evaluations may run at once.
     pub fn size(&self) -> usize {
         self.size
+    }
+
+    /// Instances dropped (and replaced) so far.
+    pub fn replaced_total(&self) -> u64 {
+        self.replaced.load(Ordering::Relaxed)
     }
 
     /// The compiled policy (for settings validation in fresh instances).
@@ -106,14 +111,13 @@ impl Pool {
             });
             task.await
         };
-        let evaluation = match tokio::time::timeout(self.deadline + OUTER_MARGIN, work).await {
+        match tokio::time::timeout(self.deadline + OUTER_MARGIN, work).await {
             Ok(Ok(evaluation)) => evaluation,
             Ok(Err(join)) => Evaluation {
                 reply: Err(GuestError::Trap {
                     during: operation.to_owned(),
                     message: format!("the evaluation task failed: {join}"),
                 }),
-                replaced: true,
             },
             Err(_) => Evaluation {
                 reply: Err(GuestError::Timeout {
@@ -124,28 +128,18 @@ impl Pool {
                         format!("the queue: all {} policy instances were busy", self.size)
                     },
                 }),
-                replaced: false,
             },
-        };
-        if evaluation.replaced {
-            let pool = Arc::clone(self);
-            // Refill in the background: the answer does not wait for it.
-            drop(tokio::task::spawn_blocking(move || pool.refill()));
         }
-        evaluation
     }
 
-    fn call_blocking(&self, operation: &str, payload: &[u8]) -> Evaluation {
+    fn call_blocking(self: &Arc<Self>, operation: &str, payload: &[u8]) -> Evaluation {
         let taken = self.idle().pop();
         let mut instance = match taken {
             Some(instance) => instance,
             None => match self.policy.instantiate() {
                 Ok(instance) => instance,
                 Err(error) => {
-                    return Evaluation {
-                        reply: Err(error),
-                        replaced: false,
-                    };
+                    return Evaluation { reply: Err(error) };
                 }
             },
         };
@@ -159,11 +153,18 @@ impl Pool {
             if idle.len() < self.size {
                 idle.push(instance);
             }
+        } else {
+            drop(instance);
+            self.replaced.fetch_add(1, Ordering::Relaxed);
+            // Refill on another blocking thread, so the answer does not wait
+            // for it (and is not lost if the caller stopped waiting).
+            let pool = Arc::clone(self);
+            match tokio::runtime::Handle::try_current() {
+                Ok(handle) => drop(handle.spawn_blocking(move || pool.refill())),
+                Err(_) => pool.refill(),
+            }
         }
-        Evaluation {
-            reply,
-            replaced: !reusable,
-        }
+        Evaluation { reply }
     }
 
     /// Puts one new instance in the pool, if there is room.
@@ -265,12 +266,12 @@ mod tests {
                 first.reply.as_deref().ok(),
                 Some(&b"{\"accepted\":true}"[..])
             );
-            assert!(!first.replaced);
+            assert_eq!(pool.replaced_total(), 0);
             assert_eq!(pool.idle().len(), 1, "the instance went back");
 
             let spin = pool.call("spin", Vec::new()).await;
             assert!(spin.timed_out(), "{:?}", spin.reply);
-            assert!(spin.replaced);
+            assert_eq!(pool.replaced_total(), 1);
 
             let trap = pool.call("trap", Vec::new()).await;
             assert!(
@@ -278,11 +279,12 @@ mod tests {
                 "{:?}",
                 trap.reply
             );
-            assert!(trap.replaced);
+            assert_eq!(pool.replaced_total(), 2);
 
             // The pool still answers, from a new instance.
             let again = pool.call("validate", b"{}".to_vec()).await;
             assert!(again.reply.is_ok(), "{:?}", again.reply);
+            assert_eq!(pool.replaced_total(), 2);
         });
     }
 

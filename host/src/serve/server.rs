@@ -252,7 +252,9 @@ async fn route(app: &App, request: Request<Incoming>) -> Response<Full<Bytes>> {
             }
         }
         ("/metrics", Method::GET) => {
-            let mut response = Response::new(Full::new(Bytes::from(app.metrics.render())));
+            let mut response = Response::new(Full::new(Bytes::from(
+                app.metrics.render(app.pool.replaced_total()),
+            )));
             response.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
@@ -347,9 +349,6 @@ async fn admission(
     let validation = match validate_payload(&review.request, &settings.json) {
         Ok(payload) => {
             let evaluation = app.pool.call("validate", payload).await;
-            if evaluation.replaced {
-                app.metrics.instance_replaced();
-            }
             if evaluation.timed_out() {
                 app.metrics.timeout();
             }
