@@ -353,8 +353,9 @@ pub struct ServeArgs {
 
     /// Policy instances kept ready, and evaluations run at once (default:
     /// the number of cores).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(usize))]
-    pub instances: Option<usize>,
+    #[arg(long, value_name = "N",
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub instances: Option<u16>,
 
     /// How often to look for changed settings and certificate files, in
     /// milliseconds; 0: only on SIGHUP.

@@ -40,9 +40,10 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let tls_provider = Arc::new(rustls::crypto::ring::default_provider());
     let certs = CertStore::load(args.tls_cert.clone(), args.tls_key.clone(), tls_provider)?;
 
-    let size = args
-        .instances
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
+    let size = args.instances.map_or_else(
+        || std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+        usize::from,
+    );
     let deadline = Duration::from_millis(args.limits.timeout_ms);
     let pool = Pool::new(policy, size, deadline).map_err(|e| {
         anyhow::anyhow!(

@@ -7,9 +7,9 @@
 //!   other than the served ones are counted as `other`;
 //! * `admission_verdicts_total{path,verdict}`: `allowed` or `denied`, for
 //!   each AdmissionReview answered on `/validate` and `/mutate`;
-//! * `admission_duration_seconds{path}`: histogram of the time from a whole
-//!   body read to the response being ready (queueing for an instance and
-//!   the policy's evaluation);
+//! * `admission_duration_seconds{path}`: histogram of the time from the
+//!   request's headers to the response being ready (reading the body,
+//!   queueing for an instance, the policy's evaluation);
 //! * `errors_total{kind}`: `bad_request` (400), `too_large` (413),
 //!   `policy` (the policy failed: trap, out of memory, deadline; answered as
 //!   a denial);
@@ -205,7 +205,7 @@ impl Metrics {
             &mut out,
             "admission_duration_seconds",
             "histogram",
-            "Time from the whole request body to the response, queueing included.",
+            "Time from the request headers to the response: body, queueing and evaluation.",
         );
         for (path, h) in &c.latency {
             let mut cumulative = 0;
