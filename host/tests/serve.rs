@@ -232,6 +232,27 @@ fn https(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> Reply {
     }
 }
 
+/// The leaf certificate the server presents.
+fn served_certificate(addr: SocketAddr) -> Vec<u8> {
+    let mut tcp = TcpStream::connect(addr).unwrap();
+    let name = ServerName::try_from("localhost").unwrap();
+    let mut connection = rustls::ClientConnection::new(client_config(), name).unwrap();
+    while connection.is_handshaking() {
+        connection.complete_io(&mut tcp).unwrap();
+    }
+    connection.peer_certificates().unwrap()[0].to_vec()
+}
+
+/// The first certificate of a PEM file.
+fn certificate_in(path: &Path) -> Vec<u8> {
+    CertificateDer::pem_file_iter(path)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .to_vec()
+}
+
 /// A running `imagegate serve`, killed when dropped.
 struct Server {
     child: Child,
@@ -262,7 +283,11 @@ fn serve_command(policy: &Path, settings: &Path, extra: &[&str]) -> Command {
 
 impl Server {
     fn start(policy: &Path, settings: &Path, extra: &[&str]) -> Server {
-        let mut child = serve_command(policy, settings, extra)
+        Server::spawn(serve_command(policy, settings, extra))
+    }
+
+    fn spawn(mut command: Command) -> Server {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -806,6 +831,114 @@ fn sighup_and_file_changes_reload_settings_without_a_restart() {
         summary(&server.post("/validate", &pod("nginx:1.27"))).unwrap()["allowed"],
         false
     );
+}
+
+#[test]
+fn sighup_reloads_the_certificate_and_refuses_a_broken_one() {
+    let dir = scratch("cert-reload");
+    let settings = dir.join("settings.json");
+    std::fs::write(&settings, "{}").unwrap();
+    let pki = pki();
+    let (cert, key) = (dir.join("tls.crt"), dir.join("tls.key"));
+    std::fs::copy(&pki.cert, &cert).unwrap();
+    std::fs::copy(&pki.key, &key).unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_imagegate"));
+    command
+        .arg("serve")
+        .arg("--policy")
+        .arg(real_policy())
+        .arg("--settings")
+        .arg(&settings)
+        .arg("--tls-cert")
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&key)
+        .args(["--addr", "127.0.0.1:0", "--reload-interval-ms", "0"]);
+    let server = Server::spawn(command);
+    let serial = |path: &Path| {
+        let output = Command::new("openssl")
+            .args(["x509", "-noout", "-serial", "-in"])
+            .arg(path)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    };
+    let before = serial(&cert);
+    assert_eq!(served_certificate(server.addr), certificate_in(&cert));
+
+    // A renewal: a new key and certificate from the same CA.
+    let pki_dir = pki.ca.parent().unwrap();
+    openssl(
+        &dir,
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            "new.key",
+            "-out",
+            "new.csr",
+            "-subj",
+            "/CN=localhost",
+        ],
+    );
+    openssl(
+        &dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "new.csr",
+            "-CA",
+            pki.ca.to_str().unwrap(),
+            "-CAkey",
+            pki_dir.join("ca.key").to_str().unwrap(),
+            "-set_serial",
+            "4242",
+            "-out",
+            "new.crt",
+            "-days",
+            "2",
+            "-extfile",
+            pki_dir.join("ext.cnf").to_str().unwrap(),
+        ],
+    );
+    std::fs::rename(dir.join("new.crt"), &cert).unwrap();
+    std::fs::rename(dir.join("new.key"), &key).unwrap();
+    assert_ne!(serial(&cert), before);
+    server.signal("HUP");
+    let start = Instant::now();
+    while !server
+        .stderr
+        .lock()
+        .unwrap()
+        .contains("TLS certificate reloaded")
+    {
+        assert!(start.elapsed() < Duration::from_secs(30), "no reload");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The new certificate is the one served, and it works.
+    assert_eq!(served_certificate(server.addr), certificate_in(&cert));
+    assert_eq!(https(server.addr, "GET", "/healthz", b"").status, 200);
+
+    // A key that does not match: refused, the renewed pair stays.
+    std::fs::copy(&pki.key, &key).unwrap();
+    server.signal("HUP");
+    let start = Instant::now();
+    while !server
+        .stderr
+        .lock()
+        .unwrap()
+        .contains("TLS certificate reload refused")
+    {
+        assert!(start.elapsed() < Duration::from_secs(30), "no refusal");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(served_certificate(server.addr), certificate_in(&cert));
+    assert_eq!(https(server.addr, "GET", "/healthz", b"").status, 200);
 }
 
 #[test]
