@@ -318,6 +318,46 @@ load helpers
   run_case exempt_image_skips_every_rule
 }
 
+@test "image_metadata_index_amd64_manifest_annotations: a multi-arch index: the index's annotations and those of its linux/amd64 manifest (looked up by digest) count, the arm64 manifest's do not; labels come from the amd64 manifest's config" {
+  run_case image_metadata_index_amd64_manifest_annotations
+}
+
+@test "image_metadata_lookup_failure_rejects: a failed lookup is an imageMetadata violation that says why" {
+  run_case image_metadata_lookup_failure_rejects
+}
+
+@test "image_metadata_lookup_failure_skipped: skipOnResolutionFailure: a failed lookup is not a violation" {
+  run_case image_metadata_lookup_failure_skipped
+}
+
+@test "image_metadata_one_lookup_per_distinct_image: the same image at several sites, written two ways, is looked up once (every case runner that can count calls fails a case that asks twice) and reported at every site" {
+  run_case image_metadata_one_lookup_per_distinct_image
+}
+
+@test "image_metadata_reject_annotation: rejectAnnotations: the image whose manifest carries images.openshift.io/deny-execution: 'true' is rejected, naming the annotation; its twin without it (and one with another value) is accepted" {
+  run_case image_metadata_reject_annotation
+}
+
+@test "image_metadata_require_label_missing: requireLabels: an image config without the required label is rejected; one with another value is rejected naming both values" {
+  run_case image_metadata_require_label_missing
+}
+
+@test "image_metadata_require_label_present: requireLabels: an image config with every required label (exact value, and any value for '*') is accepted" {
+  run_case image_metadata_require_label_present
+}
+
+@test "image_metadata_star_matches_any_value: rejectLabels with '*' rejects the label whatever its value (even empty); an exact value rejects only that value" {
+  run_case image_metadata_star_matches_any_value
+}
+
+@test "image_metadata_untrusted_source_not_looked_up: an image the source rule denies is not looked up (no registry the policy does not trust is contacted): only its source violation is reported" {
+  run_case image_metadata_untrusted_source_not_looked_up
+}
+
+@test "image_metadata_warn_mode: actions.imageMetadata: warn accepts the request and returns each violation as a warning" {
+  run_case image_metadata_warn_mode
+}
+
 @test "image_volume_is_checked: image volumes (volumes[*].image.reference) are images too" {
   run_case image_volume_is_checked
 }
@@ -544,6 +584,14 @@ load helpers
 
 @test "scenario_rancher_private_registry_only: Rancher: only private.example.com" {
   run_case scenario_rancher_private_registry_only
+}
+
+@test "settings_match_all_tag_hides_others: a tag allow entry matching every tag next to other tag allow entries is refused" {
+  run_case settings_match_all_tag_hides_others
+}
+
+@test "settings_registry_allow_hides_image_allow: a registry allow entry that already admits an image allow entry is refused: trusted-repos-policy reads the pair as both-must-pass, imagegate would trust the whole registry" {
+  run_case settings_registry_allow_hides_image_allow
 }
 
 @test "short_names_rejected: shortNames: reject asks for a registry" {

@@ -47,35 +47,44 @@ put_blob() {
 }
 
 # An image manifest in layout $1 for platform $2/$3 with a one-file layer
-# holding the text $4; prints "sha256:<hex> <size>" of the manifest.
+# holding the text $4; prints "sha256:<hex> <size>" of the manifest. $5, when
+# given, is a JSON object of manifest annotations, and $6 one of image config
+# labels.
 put_image() {
-  local layout="$1" os="$2" arch="$3" text="$4" work layer diff_id config manifest
+  local layout="$1" os="$2" arch="$3" text="$4" annotations="${5:-null}" labels="${6:-null}"
+  local work layer diff_id config manifest
   work=$(mktemp -d "$layout/work.XXXXXX")
   printf '%s\n' "$text" >"$work/hello.txt"
   # A deterministic tar and gzip: the same bytes on every run.
   tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$work" -cf "$work/layer.tar" hello.txt
   diff_id="sha256:$(sha256_of "$work/layer.tar")"
   layer=$(gzip -9n <"$work/layer.tar" | put_blob "$layout")
-  config=$(jq -cn --arg os "$os" --arg arch "$arch" --arg diff "$diff_id" \
-    '{architecture: $arch, os: $os, config: {Cmd: ["/hello.txt"]}, rootfs: {type: "layers", diff_ids: [$diff]}}' |
+  config=$(jq -cn --arg os "$os" --arg arch "$arch" --arg diff "$diff_id" --argjson labels "$labels" \
+    '{architecture: $arch, os: $os, config: ({Cmd: ["/hello.txt"]} + if $labels then {Labels: $labels} else {} end),
+      rootfs: {type: "layers", diff_ids: [$diff]}}' |
     tr -d '\n' | put_blob "$layout")
   manifest=$(jq -cn --arg cd "${config% *}" --argjson cs "${config#* }" --arg ld "${layer% *}" --argjson ls "${layer#* }" \
+    --argjson annotations "$annotations" \
     '{schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json",
       config: {mediaType: "application/vnd.oci.image.config.v1+json", digest: $cd, size: $cs},
-      layers: [{mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: $ld, size: $ls}]}' |
+      layers: [{mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: $ld, size: $ls}]}
+     + if $annotations then {annotations: $annotations} else {} end' |
     tr -d '\n' | put_blob "$layout")
   rm -rf "$work"
   echo "$manifest"
 }
 
 # An image index in layout $1 over "digest size os arch" lines on stdin;
-# prints "sha256:<hex> <size>" of the index.
+# prints "sha256:<hex> <size>" of the index. $2, when given, is a JSON object
+# of index annotations.
 put_index() {
-  local layout="$1"
-  jq -Rn '{schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json",
-           manifests: [inputs | split(" ") |
-             {mediaType: "application/vnd.oci.image.manifest.v1+json", digest: .[0],
-              size: (.[1] | tonumber), platform: {os: .[2], architecture: .[3]}}]}' |
+  local layout="$1" annotations="${2:-null}"
+  jq -Rn --argjson annotations "$annotations" \
+    '{schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json",
+      manifests: [inputs | split(" ") |
+        {mediaType: "application/vnd.oci.image.manifest.v1+json", digest: .[0],
+         size: (.[1] | tonumber), platform: {os: .[2], architecture: .[3]}}]}
+     + if $annotations then {annotations: $annotations} else {} end' |
     tr -d '\n' | put_blob "$layout"
 }
 

@@ -1,9 +1,11 @@
 #!/usr/bin/env bats
-# Digest resolution (SPEC 2.5) against REAL registries on loopback: Debian's
+# Digest resolution (SPEC 2.5) and image metadata (SPEC 2.6, rule
+# imageMetadata) against REAL registries on loopback: Debian's
 # docker-registry (the CNCF distribution registry), started and stopped here,
 # holding small OCI images this file writes itself and pushes with skopeo.
-# imagegate answers the policy's `kubewarden/oci/v1/manifest_digest` calls
-# with its own registry client; nothing here is recorded or faked, except a
+# imagegate answers the policy's `kubewarden/oci/v1/manifest_digest`,
+# `v1/oci_manifest` and `v1/oci_manifest_config` calls with its own registry
+# client; nothing here is recorded or faked, except a
 # listener that accepts connections and never answers (a registry that hangs).
 #
 # Needs docker-registry, skopeo and htpasswd (apache2-utils); the tests fail,
@@ -47,6 +49,23 @@ setup_file() {
   export OPEN6="[::1]:$(free_port ::1)"
   start_registry "$REGISTRY_WORK/open" "$OPEN6"
 
+  # imageMetadata: an image whose manifest carries OpenShift's
+  # deny-execution annotation, its twin without it, an image without labels,
+  # and a multi-arch index whose linux/amd64 manifest carries the annotation.
+  local deny='{"images.openshift.io/deny-execution": "true"}' team='{"team": "payments"}'
+  push_meta_image denied "$deny" "$team"
+  push_meta_image twin null "$team"
+  push_meta_image unlabelled null null
+  local metamulti="$REGISTRY_WORK/meta-multi" m_amd64 m_arm64 m_index
+  mkdir -p "$metamulti"
+  m_amd64=$(put_image "$metamulti" linux amd64 "amd64" "$deny" "$team")
+  m_arm64=$(put_image "$metamulti" linux arm64 "arm64" null "$team")
+  m_index=$(printf '%s linux amd64\n%s linux arm64\n' "$m_amd64" "$m_arm64" | put_index "$metamulti" '{"release": "beta"}')
+  tag_layout "$metamulti" multi "$m_index" application/vnd.oci.image.index.v1+json
+  skopeo copy --quiet --dest-tls-verify=false --preserve-digests --all \
+    "oci:$metamulti:multi" "docker://$OPEN/meta/multi:1"
+  export META_AMD64_DIGEST="${m_amd64% *}"
+
   # A registry that wants basic auth (htpasswd, bcrypt).
   htpasswd -Bbn alice 's3cret!' >"$REGISTRY_WORK/htpasswd"
   export PRIVATE="127.0.0.1:$(free_port)"
@@ -62,6 +81,17 @@ setup_file() {
 
 teardown_file() {
   stop_started
+}
+
+# Pushes $OPEN/meta/app:$1, a single-platform image with manifest
+# annotations $2 and image config labels $3 (JSON objects, or null).
+push_meta_image() {
+  local name="$1" layout="$REGISTRY_WORK/meta-$1" digest
+  mkdir -p "$layout"
+  digest=$(put_image "$layout" linux amd64 "hello from meta" "$2" "$3")
+  tag_layout "$layout" "$name" "$digest" application/vnd.oci.image.manifest.v1+json
+  skopeo copy --quiet --dest-tls-verify=false --preserve-digests \
+    "oci:$layout:$name" "docker://$OPEN/meta/app:$name"
 }
 
 # `imagegate run` on a one-container Pod running image $1 with settings $2,
@@ -214,4 +244,79 @@ message() {
   run_pod "$OPEN/demo/app:v1" '{}' --docker-config "$BATS_TEST_TMPDIR/missing.json"
   [ "$status" -eq 2 ]
   [[ "$output" == "imagegate: error: docker config \"$BATS_TEST_TMPDIR/missing.json\": cannot read it: "* ]]
+}
+
+# imageMetadata (SPEC 2.6) against the open registry.
+
+DENY_EXECUTION='{"imageMetadata": {"rejectAnnotations": {"images.openshift.io/deny-execution": "true"}}}'
+
+@test "imageMetadata: an image annotated images.openshift.io/deny-execution is rejected, its twin is accepted" {
+  run_pod "$OPEN/meta/app:denied" "$DENY_EXECUTION" --insecure-registry "$OPEN"
+  [ "$status" -eq 0 ]
+  jq -e '.allowed == false' <<<"$output"
+  [ "$(message)" = "1 image violation: spec.containers[0].image \"$OPEN/meta/app:denied\": manifest annotation images.openshift.io/deny-execution=\"true\" is rejected [imageMetadata]" ]
+  # The annotation is really in the manifest the registry serves.
+  skopeo inspect --raw --tls-verify=false "docker://$OPEN/meta/app:denied" |
+    jq -e '.annotations["images.openshift.io/deny-execution"] == "true"'
+  run_pod "$OPEN/meta/app:twin" "$DENY_EXECUTION" --insecure-registry "$OPEN"
+  [ "$status" -eq 0 ]
+  jq -e '.allowed == true and .warnings == null' <<<"$output"
+}
+
+@test "imageMetadata: a required image config label that is missing is rejected" {
+  settings='{"imageMetadata": {"requireLabels": {"team": "*"}}}'
+  run_pod "$OPEN/meta/app:unlabelled" "$settings" --insecure-registry "$OPEN"
+  [ "$status" -eq 0 ]
+  [ "$(message)" = "1 image violation: spec.containers[0].image \"$OPEN/meta/app:unlabelled\": required image config label team is missing [imageMetadata]" ]
+  run_pod "$OPEN/meta/app:twin" "$settings" --insecure-registry "$OPEN"
+  jq -e '.allowed == true' <<<"$output"
+  run_pod "$OPEN/meta/app:twin" '{"imageMetadata": {"requireLabels": {"team": "search"}}}' --insecure-registry "$OPEN"
+  [[ "$(message)" == *": image config label team=\"payments\" is not the required value \"search\" [imageMetadata]" ]]
+}
+
+@test "imageMetadata: for a multi-arch index, the index's and the linux/amd64 manifest's annotations count" {
+  settings='{"imageMetadata": {"rejectAnnotations": {"images.openshift.io/deny-execution": "true", "release": "beta"}, "requireLabels": {"team": "payments"}}}'
+  run_pod "$OPEN/meta/multi:1" "$settings" --insecure-registry "$OPEN"
+  [ "$status" -eq 0 ]
+  [ "$(message)" = "1 image violation: spec.containers[0].image \"$OPEN/meta/multi:1\": index annotation release=\"beta\" is rejected, linux/amd64 manifest annotation images.openshift.io/deny-execution=\"true\" is rejected (manifest $META_AMD64_DIGEST) [imageMetadata]" ]
+}
+
+@test "imageMetadata: a lookup failure rejects, unless skipOnResolutionFailure" {
+  run_pod "$OPEN/meta/app:nope" "$DENY_EXECUTION" --insecure-registry "$OPEN"
+  [ "$status" -eq 0 ]
+  [ "$(message)" = "1 image violation: spec.containers[0].image \"$OPEN/meta/app:nope\": the metadata of $OPEN/meta/app:nope could not be read: registry $OPEN: manifest unknown (MANIFEST_UNKNOWN) [imageMetadata]" ]
+  run_pod "$DOWN/meta/app:denied" "$DENY_EXECUTION" --insecure-registry "$DOWN"
+  [ "$(message)" = "1 image violation: spec.containers[0].image \"$DOWN/meta/app:denied\": the metadata of $DOWN/meta/app:denied could not be read: registry $DOWN: connection refused [imageMetadata]" ]
+  skip='{"imageMetadata": {"rejectAnnotations": {"images.openshift.io/deny-execution": "true"}, "skipOnResolutionFailure": true}}'
+  run_pod "$DOWN/meta/app:denied" "$skip" --insecure-registry "$DOWN"
+  [ "$status" -eq 0 ]
+  jq -e '.allowed == true and .warnings == null' <<<"$output"
+  # Skipping failures does not skip answers: the annotated image is still rejected.
+  run_pod "$OPEN/meta/app:denied" "$skip" --insecure-registry "$OPEN"
+  jq -e '.allowed == false' <<<"$output"
+}
+
+@test "imageMetadata: actions.imageMetadata warn accepts with a warning" {
+  settings='{"imageMetadata": {"rejectAnnotations": {"images.openshift.io/deny-execution": "*"}}, "actions": {"imageMetadata": "warn"}}'
+  run_pod "$OPEN/meta/app:denied" "$settings" --insecure-registry "$OPEN"
+  [ "$status" -eq 0 ]
+  jq -e --arg w "spec.containers[0].image \"$OPEN/meta/app:denied\": manifest annotation images.openshift.io/deny-execution=\"true\" is rejected [imageMetadata]" \
+    '.allowed == true and .warnings == [$w] and .status == null' <<<"$output"
+}
+
+@test "imageMetadata: --offline refuses the manifest lookup with a clear reason" {
+  run_pod "$OPEN/meta/app:twin" "$DENY_EXECUTION" --offline --insecure-registry "$OPEN"
+  [ "$status" -eq 0 ]
+  [ "$(message)" = "1 image violation: spec.containers[0].image \"$OPEN/meta/app:twin\": the metadata of $OPEN/meta/app:twin could not be read: host capability kubewarden/oci/v1/oci_manifest is not available: imagegate was started with --offline [imageMetadata]" ]
+}
+
+@test "imageMetadata: manifests and configs are read with the same credentials as digests" {
+  settings='{"imageMetadata": {"requireLabels": {"team": "*"}}}'
+  run_pod "$PRIVATE/team/app:v1" "$settings" --insecure-registry "$PRIVATE"
+  [[ "$(message)" == *"could not be read: registry $PRIVATE: unauthorized: the registry refused the pull anonymously: "*" [imageMetadata]" ]]
+  jq -n --arg r "$PRIVATE" --arg a "$(printf '%s' 'alice:s3cret!' | base64)" \
+    '{auths: {($r): {auth: $a}}}' >"$BATS_TEST_TMPDIR/config.json"
+  run_pod "$PRIVATE/team/app:v1" "$settings" --insecure-registry "$PRIVATE" --docker-config "$BATS_TEST_TMPDIR/config.json"
+  # The manifest and the configuration were read: the verdict is about the label.
+  [ "$(message)" = "1 image violation: spec.containers[0].image \"$PRIVATE/team/app:v1\": required image config label team is missing [imageMetadata]" ]
 }

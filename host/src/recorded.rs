@@ -6,14 +6,19 @@
 //!
 //! ```json
 //! {"manifest_digest": {"docker.io/library/nginx:1.27": "sha256:…",
-//!                      "ghcr.io/org/app:1.0": {"error": "manifest unknown: …"}}}
+//!                      "ghcr.io/org/app:1.0": {"error": "manifest unknown: …"}},
+//!  "oci_manifest": {"ghcr.io/org/app:1.0": {"schemaVersion": 2, "annotations": {…}, …}},
+//!  "oci_manifest_config": {"ghcr.io/org/app:1.0": {"manifest": {…}, "digest": "sha256:…",
+//!                                                  "config": {"config": {"Labels": {…}}}}}}
 //! ```
 //!
 //! `kubewarden/oci/v1/manifest_digest` with the JSON string `<image>` answers
-//! `{"digest": "<d>"}` or fails with exactly `<message>`; an image that is not
-//! in the map fails with `no answer recorded for <image>`, in the native
-//! runner's words, so one case gives one answer on every host. Nothing here
-//! touches the network.
+//! `{"digest": "<d>"}` or fails with exactly `<message>`;
+//! `v1/oci_manifest` and `v1/oci_manifest_config` answer the recorded JSON
+//! object as it is (an object whose only key is `"error"`, a string, is a
+//! failure instead). An image that is not in the map fails with
+//! `no answer recorded for <image>`, in the native runner's words, so one
+//! case gives one answer on every host. Nothing here touches the network.
 //!
 //! Unlike kwctl's `--replay-host-capabilities-interactions` (an ordered list
 //! of exchanges), answers are keyed by image: the policy looks each distinct
@@ -31,13 +36,18 @@ use crate::capabilities::{Capability, CapabilityProvider, OciOperation};
 use crate::input::{self, InputError, Source};
 
 /// The format, for messages.
-const FORMAT: &str = r#"{"manifest_digest": {"<image>": "sha256:..." | {"error": "<message>"}}}"#;
+const FORMAT: &str = r#"{"manifest_digest": {"<image>": "sha256:..." | {"error": "<message>"}}, "oci_manifest": {"<image>": {<manifest>} | {"error": "<message>"}}, "oci_manifest_config": {"<image>": {"manifest": ..., "digest": ..., "config": ...} | {"error": "<message>"}}}"#;
 
 /// Host answers replayed from a file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Recorded {
     /// `manifest_digest`: image → digest, or the error message to fail with.
     manifest_digest: BTreeMap<String, Result<String, String>>,
+    /// `oci_manifest`: image → the manifest JSON, or the error message.
+    oci_manifest: BTreeMap<String, Result<Value, String>>,
+    /// `oci_manifest_config`: image → the `{manifest, digest, config}` JSON,
+    /// or the error message.
+    oci_manifest_config: BTreeMap<String, Result<Value, String>>,
 }
 
 impl Recorded {
@@ -101,10 +111,18 @@ impl Recorded {
                         recorded.manifest_digest.insert(image, answer);
                     }
                 }
+                "oci_manifest" | "oci_manifest_config" => {
+                    let answers = json_answers(&key, value)?;
+                    if key == "oci_manifest" {
+                        recorded.oci_manifest = answers;
+                    } else {
+                        recorded.oci_manifest_config = answers;
+                    }
+                }
                 other => {
                     return Err(format!(
-                        "unknown key {other:?}: the file records only manifest_digest \
-                         answers, as {FORMAT}"
+                        "unknown key {other:?}: the file records only manifest_digest, \
+                         oci_manifest and oci_manifest_config answers, as {FORMAT}"
                     ));
                 }
             }
@@ -118,6 +136,58 @@ impl Recorded {
             Some(answer) => answer.clone(),
             None => Err(format!("no answer recorded for {image}")),
         }
+    }
+}
+
+/// `oci_manifest` or `oci_manifest_config`: image → a JSON object, or
+/// `{"error": "<message>"}`.
+fn json_answers(
+    key: &str,
+    value: Value,
+) -> Result<BTreeMap<String, Result<Value, String>>, String> {
+    let Value::Object(answers) = value else {
+        return Err(format!(
+            "{key}: expected an object of image names, found {}",
+            input::describe(&value)
+        ));
+    };
+    let mut out = BTreeMap::new();
+    for (image, answer) in answers {
+        let answer = match answer {
+            Value::Object(mut fields) if fields.len() == 1 && fields.contains_key("error") => {
+                match fields.remove("error") {
+                    Some(Value::String(message)) => Err(message),
+                    other => {
+                        return Err(format!(
+                            "{key}.{image:?}.error: expected a string, found {}",
+                            input::describe(&other.unwrap_or(Value::Null))
+                        ));
+                    }
+                }
+            }
+            Value::Object(fields) => Ok(Value::Object(fields)),
+            other => {
+                return Err(format!(
+                    "{key}.{image:?}: expected the answer's JSON object or \
+                     {{\"error\": \"<message>\"}}, found {}",
+                    input::describe(&other)
+                ));
+            }
+        };
+        out.insert(image, answer);
+    }
+    Ok(out)
+}
+
+/// The recorded JSON answer for `image` in `answers`.
+fn json_answer(
+    answers: &BTreeMap<String, Result<Value, String>>,
+    image: &str,
+) -> Result<Vec<u8>, String> {
+    match answers.get(image) {
+        Some(Ok(answer)) => Ok(answer.to_string().into_bytes()),
+        Some(Err(message)) => Err(message.clone()),
+        None => Err(format!("no answer recorded for {image}")),
     }
 }
 
@@ -142,9 +212,15 @@ impl CapabilityProvider for Recorded {
                 let image = image_of(capability, payload)?;
                 self.manifest_digest(&image).map(|d| digest_answer(&d))
             }
+            Capability::Oci(OciOperation::Manifest) => {
+                json_answer(&self.oci_manifest, &image_of(capability, payload)?)
+            }
+            Capability::Oci(OciOperation::ManifestConfig) => {
+                json_answer(&self.oci_manifest_config, &image_of(capability, payload)?)
+            }
             other => Err(format!(
                 "no answer recorded for host capability {other}: --host-capabilities records \
-                 kubewarden/oci/v1/manifest_digest only"
+                 kubewarden/oci/v1/manifest_digest, v1/oci_manifest and v1/oci_manifest_config only"
             )),
         }
     }
@@ -192,6 +268,34 @@ mod tests {
     }
 
     #[test]
+    fn answers_manifests_and_configs_as_recorded() {
+        let manifest = json!({"schemaVersion": 2, "annotations": {"a": "b"}});
+        let config = json!({"manifest": manifest, "digest": D, "config": {"config": {"Labels": {"x": "y"}}}});
+        let r = recorded(json!({
+            "oci_manifest": {"ghcr.io/org/app:1": manifest, "ghcr.io/org/gone:1": {"error": "manifest unknown"}},
+            "oci_manifest_config": {"ghcr.io/org/app:1": config},
+        }));
+        let manifest_op = Capability::Oci(OciOperation::Manifest);
+        let config_op = Capability::Oci(OciOperation::ManifestConfig);
+        assert_eq!(
+            r.call(manifest_op, br#""ghcr.io/org/app:1""#),
+            Ok(manifest.to_string().into_bytes())
+        );
+        assert_eq!(
+            r.call(manifest_op, br#""ghcr.io/org/gone:1""#),
+            Err("manifest unknown".into())
+        );
+        assert_eq!(
+            r.call(config_op, br#""ghcr.io/org/app:1""#),
+            Ok(config.to_string().into_bytes())
+        );
+        assert_eq!(
+            r.call(config_op, br#""ghcr.io/org/gone:1""#),
+            Err("no answer recorded for ghcr.io/org/gone:1".into())
+        );
+    }
+
+    #[test]
     fn an_empty_recording_answers_nothing() {
         let r = recorded(json!({}));
         assert_eq!(
@@ -206,6 +310,19 @@ mod tests {
         assert!(
             problem(json!({"manifest_digests": {}}))
                 .starts_with("unknown key \"manifest_digests\": the file records only"),
+        );
+        assert_eq!(
+            problem(json!({"oci_manifest": {"a:1": "x"}})),
+            "oci_manifest.\"a:1\": expected the answer's JSON object or {\"error\": \"<message>\"}, \
+             found a string"
+        );
+        assert_eq!(
+            problem(json!({"oci_manifest_config": {"a:1": {"error": 1}}})),
+            "oci_manifest_config.\"a:1\".error: expected a string, found a number"
+        );
+        assert_eq!(
+            problem(json!({"oci_manifest": []})),
+            "oci_manifest: expected an object of image names, found an array"
         );
         assert_eq!(
             problem(json!([])),

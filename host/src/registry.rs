@@ -1,5 +1,17 @@
 //! Tag → digest against real registries: imagegate's answer to
-//! `kubewarden/oci/v1/manifest_digest` (kubewarden-abi.md §2.1).
+//! `kubewarden/oci/v1/manifest_digest` (kubewarden-abi.md §2.1), and the
+//! manifest and image configuration lookups `kubewarden/oci/v1/oci_manifest`
+//! and `v1/oci_manifest_config` (the `imageMetadata` rule).
+//!
+//! The manifest lookups answer what Kubewarden's policy-evaluator answers
+//! (`callback_handler/oci.rs`, through policy-fetcher's `Registry`):
+//! `oci_manifest` is oci-client's `pull_manifest` serialized, an image
+//! manifest or an index as the registry serves it; `oci_manifest_config` is
+//! `{"manifest", "digest", "config"}` from `pull_manifest_and_config`, with
+//! the configuration as a JSON value. For an index, `pull_manifest_and_config`
+//! picks the `linux/amd64` manifest here, where Kubewarden picks the platform
+//! policy-server runs on; imagegate's policy never relies on that choice (it
+//! picks `linux/amd64` from the index itself and asks by digest).
 //!
 //! The lookup is what Kubewarden's policy-server does: oci-client's
 //! `fetch_manifest_digest`, a `HEAD /v2/<repository>/manifests/<tag>` with the
@@ -37,7 +49,7 @@ use std::error::Error as _;
 use std::net::Ipv6Addr;
 use std::time::Duration;
 
-use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::client::{ClientConfig, ClientProtocol, linux_amd64_resolver};
 use oci_client::errors::{OciDistributionError, OciError};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
@@ -90,8 +102,9 @@ impl Registry {
             },
             connect_timeout: Some(options.timeout),
             read_timeout: Some(options.timeout),
-            // Only digests are asked for; never pick a platform.
-            platform_resolver: None,
+            // Digest lookups never pick a platform; `oci_manifest_config` on
+            // an index takes its linux/amd64 manifest (see the module docs).
+            platform_resolver: Some(Box::new(linux_amd64_resolver)),
             user_agent: concat!("imagegate/", env!("CARGO_PKG_VERSION")),
             ..ClientConfig::default()
         };
@@ -108,8 +121,48 @@ impl Registry {
 
     /// The digest the registry serves for `image` (`registry/path:tag`).
     pub fn manifest_digest(&self, image: &str) -> Result<String, String> {
+        let (reference, auth) = self.prepare(image)?;
+        self.finish(
+            &reference,
+            self.client.fetch_manifest_digest(&reference, &auth),
+        )
+    }
+
+    /// The manifest (image manifest or index) the registry serves for
+    /// `image`, as the JSON `kubewarden/oci/v1/oci_manifest` answers.
+    pub fn oci_manifest(&self, image: &str) -> Result<Vec<u8>, String> {
+        let (reference, auth) = self.prepare(image)?;
+        let (manifest, _digest) =
+            self.finish(&reference, self.client.pull_manifest(&reference, &auth))?;
+        serde_json::to_vec(&manifest).map_err(|e| format!("cannot write the manifest: {e}"))
+    }
+
+    /// The image manifest, its digest and the image configuration of
+    /// `image` (an index's linux/amd64 manifest), as the JSON
+    /// `kubewarden/oci/v1/oci_manifest_config` answers.
+    pub fn oci_manifest_config(&self, image: &str) -> Result<Vec<u8>, String> {
+        let (reference, auth) = self.prepare(image)?;
+        let (manifest, digest, config) = self.finish(
+            &reference,
+            self.client.pull_manifest_and_config(&reference, &auth),
+        )?;
+        let config: serde_json::Value = serde_json::from_str(&config).map_err(|e| {
+            format!(
+                "registry {}: the image configuration is not JSON: {e}",
+                reference.resolve_registry()
+            )
+        })?;
+        serde_json::to_vec(&serde_json::json!({
+            "manifest": manifest,
+            "digest": digest,
+            "config": config,
+        }))
+        .map_err(|e| format!("cannot write the manifest and configuration: {e}"))
+    }
+
+    /// The reference and the credentials for `image`.
+    fn prepare(&self, image: &str) -> Result<(Reference, RegistryAuth), String> {
         let reference = parse_reference(image)?;
-        let registry = reference.resolve_registry().to_owned();
         let auth = match self
             .credentials
             .as_ref()
@@ -118,15 +171,24 @@ impl Registry {
             Some(basic) => RegistryAuth::Basic(basic.username.clone(), basic.password.clone()),
             None => RegistryAuth::Anonymous,
         };
-        let lookup = self.client.fetch_manifest_digest(&reference, &auth);
+        Ok((reference, auth))
+    }
+
+    /// Runs one lookup within the time limit; an error names the registry.
+    fn finish<T>(
+        &self,
+        reference: &Reference,
+        lookup: impl std::future::Future<Output = Result<T, OciDistributionError>>,
+    ) -> Result<T, String> {
+        let registry = reference.resolve_registry();
         let answer = self
             .runtime
             .block_on(async { tokio::time::timeout(self.timeout, lookup).await });
         match answer {
-            Ok(Ok(digest)) => Ok(digest),
+            Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => Err(format!(
                 "registry {registry}: {}",
-                self.reason(&error, &reference)
+                self.reason(&error, reference)
             )),
             Err(_elapsed) => Err(format!("registry {registry}: {}", self.timed_out())),
         }
@@ -221,6 +283,12 @@ impl CapabilityProvider for Registry {
             Capability::Oci(OciOperation::ManifestDigest) => {
                 let image = image_of(capability, payload)?;
                 self.manifest_digest(&image).map(|d| digest_answer(&d))
+            }
+            Capability::Oci(OciOperation::Manifest) => {
+                self.oci_manifest(&image_of(capability, payload)?)
+            }
+            Capability::Oci(OciOperation::ManifestConfig) => {
+                self.oci_manifest_config(&image_of(capability, payload)?)
             }
             other => Err(format!(
                 "host capability {other} is not implemented in this version of imagegate"

@@ -1057,14 +1057,16 @@ fn a_host_capabilities_file_with_unknown_keys_exits_2() {
     let run = run_fake(&dir, &policy, &["--host-capabilities", p(&typo)]);
     assert_eq!(run.code, 2);
     assert_eq!(run.stdout, "");
-    assert_eq!(
-        run.stderr,
-        format!(
+    assert!(
+        run.stderr.starts_with(&format!(
             "imagegate: error: host capabilities file \"{}\": unknown key \"manifest_digests\": \
-             the file records only manifest_digest answers, as \
-             {{\"manifest_digest\": {{\"<image>\": \"sha256:...\" | {{\"error\": \"<message>\"}}}}}}\n",
+             the file records only manifest_digest, oci_manifest and oci_manifest_config answers, as \
+             {{\"manifest_digest\": {{\"<image>\": \"sha256:...\" | {{\"error\": \"<message>\"}}}}, \
+             \"oci_manifest\": ",
             p(&typo)
-        )
+        )),
+        "{}",
+        run.stderr
     );
     let run = run_fake(
         &dir,
