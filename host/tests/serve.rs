@@ -14,8 +14,10 @@
 //! * SIGHUP reloads the settings and changes the verdict; settings that are
 //!   not valid are refused and the old ones stay; a changed file is picked
 //!   up without a signal;
-//! * SIGTERM while requests are in flight: every one of them is answered,
-//!   then the server exits 0;
+//! * SIGHUP, then SIGTERM, while requests are in flight: every one of them
+//!   is answered, then the server exits 0;
+//! * SIGHUP after a certificate renewal: the new certificate is served; a
+//!   key that does not match is refused and the renewed pair stays;
 //! * settings that are not valid, or a missing certificate, stop start-up.
 //!
 //! The tests fail, never skip, when policy.wasm is missing: run
@@ -942,7 +944,7 @@ fn sighup_reloads_the_certificate_and_refuses_a_broken_one() {
 }
 
 #[test]
-fn sigterm_while_busy_answers_every_request_in_flight() {
+fn sighup_then_sigterm_while_busy_answer_every_request_in_flight() {
     let dir = scratch("drain");
     let settings = dir.join("settings.json");
     std::fs::write(&settings, "{}").unwrap();
@@ -964,6 +966,10 @@ fn sigterm_while_busy_answers_every_request_in_flight() {
         })
         .collect();
     server.wait_for_metric("imagegate_in_flight_requests ", 6.0);
+    // A reload while they run: they finish with the settings they started with.
+    std::fs::write(&settings, "{\"registries\": {}}").unwrap();
+    server.signal("HUP");
+    server.wait_for_metric("imagegate_settings_generation ", 1.0);
     server.signal("TERM");
     for (i, client) in clients.into_iter().enumerate() {
         let reply = client.join().unwrap();
