@@ -108,33 +108,41 @@ impl Part {
 /// What was read about one image.
 #[derive(Debug, Default)]
 struct Metadata {
-    /// Annotations, by where they were found.
+    /// Manifests whose annotations count, by where they were found.
     annotations: Vec<(Part, Rc<Answer>)>,
-    /// The config labels, when a label rule asked for them.
-    labels: Option<Rc<ConfigAnswer>>,
+    /// The image configuration, when a label rule asked for it.
+    labels: Option<Rc<Answer>>,
     /// The digest of the `linux/amd64` manifest, for a multi-arch image.
     platform_digest: Option<String>,
 }
 
-/// The fields of a `v1/oci_manifest` answer the rule reads: an OCI image
-/// manifest or image index (Docker v2 manifests and lists have the same
-/// fields). Answers are read as a `serde_json::Value` and walked by hand:
-/// the core already parses settings that way, and a derived deserializer
-/// per answer type would add to the module's size for nothing.
+/// The fields the rule reads from one host answer. From `v1/oci_manifest`
+/// (an OCI image manifest or image index; Docker v2 manifests and lists have
+/// the same fields): the annotations, and an index's entries. From
+/// `v1/oci_manifest_config` (`{"manifest": {...}, "digest": "...",
+/// "config": <image config>}`): the labels, which an OCI (or Docker) image
+/// configuration keeps in `config.Labels`.
+///
+/// Answers are read as a `serde_json::Value` and walked by hand, and both
+/// kinds share this one type: the core already parses settings that way,
+/// and a derived deserializer (or a cache) per answer type would add to the
+/// module's size for nothing.
 #[derive(Debug, Default)]
 struct Answer {
-    annotations: BTreeMap<String, String>,
+    /// The annotations of a manifest, or the labels of a configuration.
+    strings: BTreeMap<String, String>,
     /// `manifests[]` of an index: `(digest, os, architecture)`; `None` for
     /// an image manifest.
     manifests: Option<Vec<(String, String, String)>>,
 }
 
-/// The labels of a `v1/oci_manifest_config` answer,
-/// `{"manifest": {...}, "digest": "...", "config": <image config>}`: an OCI
-/// (or Docker) image configuration keeps them in `config.Labels`.
-#[derive(Debug, Default)]
-struct ConfigAnswer {
-    labels: BTreeMap<String, String>,
+/// Which host call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Call {
+    /// `v1/oci_manifest`.
+    Manifest,
+    /// `v1/oci_manifest_config`.
+    Config,
 }
 
 /// A map of strings at `path` in `value`; absent or `null` is empty.
@@ -156,12 +164,18 @@ fn strings_at(value: &Value, path: &str) -> Result<BTreeMap<String, String>, Str
 }
 
 impl Answer {
-    fn parse(bytes: &[u8]) -> Result<Answer, String> {
+    fn parse(bytes: &[u8], call: Call) -> Result<Answer, String> {
         let value: Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
         if !value.is_object() {
             return Err("expected a JSON object".into());
         }
-        let annotations = strings_at(&value, "/annotations")?;
+        if call == Call::Config {
+            return Ok(Answer {
+                strings: strings_at(&value, "/config/config/Labels")?,
+                manifests: None,
+            });
+        }
+        let strings = strings_at(&value, "/annotations")?;
         let manifests = match value.get("manifests") {
             None | Some(Value::Null) => None,
             Some(Value::Array(entries)) => Some(
@@ -185,66 +199,35 @@ impl Answer {
             ),
             Some(_) => return Err("/manifests is not a list".into()),
         };
-        Ok(Answer {
-            annotations,
-            manifests,
-        })
+        Ok(Answer { strings, manifests })
     }
 }
 
-impl ConfigAnswer {
-    fn parse(bytes: &[u8]) -> Result<ConfigAnswer, String> {
-        let value: Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
-        if !value.is_object() {
-            return Err("expected a JSON object".into());
-        }
-        Ok(ConfigAnswer {
-            labels: strings_at(&value, "/config/config/Labels")?,
-        })
-    }
-}
-
-/// Host answers already read in one evaluation, by the name looked up.
+/// Host answers already read in one evaluation, by call and name.
 #[derive(Debug, Default)]
-pub struct Answers {
-    manifests: BTreeMap<String, Result<Rc<Answer>, CapabilityError>>,
-    configs: BTreeMap<String, Result<Rc<ConfigAnswer>, CapabilityError>>,
-}
+pub struct Answers(BTreeMap<String, Result<Rc<Answer>, CapabilityError>>);
 
-fn manifest(lookups: &mut Lookups<'_>, name: &str) -> Result<Rc<Answer>, CapabilityError> {
-    if let Some(answer) = lookups.metadata.manifests.get(name) {
+/// One host call, made once per name in an evaluation.
+fn ask(lookups: &mut Lookups<'_>, call: Call, name: &str) -> Result<Rc<Answer>, CapabilityError> {
+    // One map for both calls: the call's letter, then the name.
+    let key = format!("{}{name}", if call == Call::Config { 'c' } else { 'm' });
+    if let Some(answer) = lookups.metadata.0.get(&key) {
         return answer.clone();
     }
-    let answer = lookups.capabilities().oci_manifest(name).and_then(|bytes| {
-        Answer::parse(&bytes)
+    let capabilities = lookups.capabilities();
+    let (bytes, what) = match call {
+        Call::Manifest => (capabilities.oci_manifest(name), "an OCI manifest"),
+        Call::Config => (
+            capabilities.oci_manifest_config(name),
+            "an OCI manifest and image configuration",
+        ),
+    };
+    let answer = bytes.and_then(|bytes| {
+        Answer::parse(&bytes, call)
             .map(Rc::new)
-            .map_err(|e| CapabilityError(format!("the host's answer is not an OCI manifest: {e}")))
+            .map_err(|e| CapabilityError(format!("the host's answer is not {what}: {e}")))
     });
-    lookups
-        .metadata
-        .manifests
-        .insert(name.to_owned(), answer.clone());
-    answer
-}
-
-fn config(lookups: &mut Lookups<'_>, name: &str) -> Result<Rc<ConfigAnswer>, CapabilityError> {
-    if let Some(answer) = lookups.metadata.configs.get(name) {
-        return answer.clone();
-    }
-    let answer = lookups
-        .capabilities()
-        .oci_manifest_config(name)
-        .and_then(|bytes| {
-            ConfigAnswer::parse(&bytes).map(Rc::new).map_err(|e| {
-                CapabilityError(format!(
-                    "the host's answer is not an OCI manifest and image configuration: {e}"
-                ))
-            })
-        });
-    lookups
-        .metadata
-        .configs
-        .insert(name.to_owned(), answer.clone());
+    lookups.metadata.0.insert(key, answer.clone());
     answer
 }
 
@@ -295,7 +278,7 @@ impl MetadataRules {
         let mut reasons = Vec::new();
         for (part, answer) in &metadata.annotations {
             for entry in &self.reject_annotations {
-                if let Some(value) = answer.annotations.get(&entry.key)
+                if let Some(value) = answer.strings.get(&entry.key)
                     && entry.matches(value)
                 {
                     let mut reason = format!(
@@ -318,7 +301,7 @@ impl MetadataRules {
         } else {
             "image config label"
         };
-        let labels = metadata.labels.as_ref().map(|c| &c.labels);
+        let labels = metadata.labels.as_ref().map(|c| &c.strings);
         for entry in &self.reject_labels {
             if let Some(value) = labels.and_then(|l| l.get(&entry.key))
                 && entry.matches(value)
@@ -354,7 +337,7 @@ impl MetadataRules {
         lookup: &str,
         lookups: &mut Lookups<'_>,
     ) -> Result<Metadata, CapabilityError> {
-        let top = manifest(lookups, lookup)?;
+        let top = ask(lookups, Call::Manifest, lookup)?;
         let mut metadata = Metadata::default();
         let target = match &top.manifests {
             None => {
@@ -381,7 +364,7 @@ impl MetadataRules {
                 metadata.platform_digest = Some(digest.clone());
                 let target = format!("{}/{}@{digest}", image.domain(), image.path());
                 if !self.reject_annotations.is_empty() {
-                    let platform = manifest(lookups, &target)?;
+                    let platform = ask(lookups, Call::Manifest, &target)?;
                     if platform.manifests.is_some() {
                         return Err(CapabilityError(format!(
                             "the {PLATFORM_OS}/{PLATFORM_ARCHITECTURE} entry of the image index is another index"
@@ -395,7 +378,7 @@ impl MetadataRules {
             }
         };
         if self.needs_labels() {
-            metadata.labels = Some(config(lookups, &target)?);
+            metadata.labels = Some(ask(lookups, Call::Config, &target)?);
         }
         Ok(metadata)
     }
