@@ -497,7 +497,10 @@ mod tests {
         let md = &policy.image_metadata;
         assert_eq!(
             md.reject_annotations,
-            vec![MetadataEntry::new("images.openshift.io/deny-execution", "true")]
+            vec![MetadataEntry::new(
+                "images.openshift.io/deny-execution",
+                "true"
+            )]
         );
         assert_eq!(md.reject_labels[0].value, None);
         assert_eq!(
