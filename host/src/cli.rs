@@ -37,15 +37,21 @@ pub enum Command {
     Scan(ScanArgs),
     /// Serve the policy as a Kubernetes validating and mutating admission webhook over HTTPS.
     Serve(ServeArgs),
+    /// Push an (annotated) policy module to an OCI registry as a Kubewarden policy artifact (as `kwctl push`).
+    Push(PushArgs),
+    /// Pull a Kubewarden policy artifact from an OCI registry (as `kwctl pull`).
+    Pull(PullArgs),
 }
 
 /// `--policy`.
 #[derive(Debug, Args)]
 pub struct PolicyArgs {
-    /// The policy module.
+    /// The policy module: a file, or `registry://HOST/REPO:TAG` (or
+    /// `@sha256:…`), pulled, checked against its digests and cached (see
+    /// README "Publishing").
     #[arg(
         long,
-        value_name = "WASM",
+        value_name = "WASM|URI",
         env = "IMAGEGATE_POLICY",
         default_value = "policy.wasm"
     )]
@@ -154,6 +160,15 @@ pub struct HostArgs {
     #[arg(long, value_name = "FILE")]
     pub host_capabilities: Option<String>,
 
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// How to reach registries: for the policy's lookups, and for
+/// `--policy registry://…`, `push` and `pull`. One definition for every
+/// command that talks to registries.
+#[derive(Debug, Clone, Args)]
+pub struct RegistryArgs {
     /// Reach this registry over plain HTTP instead of HTTPS (repeatable).
     /// Written as the image names it: `127.0.0.1:5000`, `[::1]:5000`.
     #[arg(long, value_name = "HOST[:PORT]", value_parser = registry_name)]
@@ -165,8 +180,9 @@ pub struct HostArgs {
     #[arg(long, value_name = "FILE")]
     pub docker_config: Option<PathBuf>,
 
-    /// Time limit of one registry lookup, in milliseconds. Time spent in
-    /// lookups does not count against --timeout-ms.
+    /// Time limit of one registry lookup (and of connecting and of each
+    /// read in pushes and pulls), in milliseconds. Time spent in lookups
+    /// does not count against --timeout-ms.
     #[arg(long, value_name = "MS", default_value_t = DEFAULT_LOOKUP_TIMEOUT_MS,
           value_parser = clap::value_parser!(u64).range(1..=600_000))]
     pub lookup_timeout_ms: u64,
@@ -201,6 +217,9 @@ pub struct CheckSettingsArgs {
 
     #[command(flatten)]
     pub policy: PolicyArgs,
+
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 
     #[command(flatten)]
     pub limits: LimitArgs,
@@ -242,9 +261,12 @@ pub struct InspectArgs {
     #[arg(long, short = 'o', value_enum, default_value_t = InspectFormat::Yaml)]
     pub output: InspectFormat,
 
-    /// The (annotated) policy module.
-    #[arg(value_name = "WASM")]
+    /// The (annotated) policy module: a file or `registry://HOST/REPO:TAG`.
+    #[arg(value_name = "WASM|URI")]
     pub file: PathBuf,
+
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 /// `imagegate bench`.
@@ -284,6 +306,9 @@ pub struct BenchArgs {
     /// `--offline`: a benchmark does not measure the network.
     #[arg(long, value_name = "FILE")]
     pub host_capabilities: Option<String>,
+
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 
     #[command(flatten)]
     pub limits: LimitArgs,
@@ -326,6 +351,58 @@ pub struct ScanArgs {
 
     #[command(flatten)]
     pub limits: LimitArgs,
+}
+
+/// What `push` and `pull` print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PublishOutput {
+    /// One line for people, as kwctl prints it.
+    Text,
+    /// One JSON object (`{"immutable_ref": …}`, as `kwctl push -o json`).
+    Json,
+}
+
+/// `imagegate push`.
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// The policy module to push (annotated, see `imagegate annotate`).
+    #[arg(value_name = "WASM")]
+    pub policy: PathBuf,
+
+    /// Where to: `registry://HOST[:PORT]/REPO:TAG` (`registry://` may be left out).
+    #[arg(value_name = "URI")]
+    pub destination: String,
+
+    /// Push a module without Kubewarden metadata too (as `kwctl push --force`).
+    #[arg(long, short = 'f')]
+    pub force: bool,
+
+    /// What to print.
+    #[arg(long, short = 'o', value_enum, default_value_t = PublishOutput::Text)]
+    pub output: PublishOutput,
+
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// `imagegate pull`.
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// The artifact: `registry://HOST[:PORT]/REPO:TAG` or `…@sha256:…`.
+    #[arg(value_name = "URI")]
+    pub source: String,
+
+    /// Write the module here; without it, the module goes into the cache
+    /// (see README "Publishing") and its path is printed.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// What to print.
+    #[arg(long, value_enum, default_value_t = PublishOutput::Text)]
+    pub format: PublishOutput,
+
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 /// `imagegate serve`.

@@ -6,6 +6,7 @@
 //! missing or unreadable file, input that is not JSON/YAML or has the wrong
 //! shape, a policy file that is missing or not a waPC module).
 
+mod artifact;
 mod capabilities;
 mod cli;
 mod commands;

@@ -277,6 +277,52 @@ impl Registry {
     }
 }
 
+/// What `push`, `pull` and `--policy registry://…` (`crate::artifact`)
+/// reuse: the same client, credentials and error wording as the lookups.
+impl Registry {
+    /// Runs `future` (a request of [`Registry::client`]) to completion.
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+
+    /// The client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The credentials for `reference`'s registry: basic auth from the
+    /// config.json, else anonymous.
+    pub fn auth_for(&self, reference: &Reference) -> RegistryAuth {
+        match self
+            .credentials
+            .as_ref()
+            .and_then(|c| c.basic_auth(reference.registry()))
+        {
+            Some(basic) => RegistryAuth::Basic(basic.username.clone(), basic.password.clone()),
+            None => RegistryAuth::Anonymous,
+        }
+    }
+
+    /// `registry HOST: <reason>`, the reason worded as for lookups;
+    /// `action` (`push`, `pull`) names what an unauthorized answer refused.
+    pub fn describe_error(
+        &self,
+        error: &OciDistributionError,
+        reference: &Reference,
+        action: &str,
+    ) -> String {
+        let registry = reference.resolve_registry();
+        let reason = match error {
+            OciDistributionError::UnauthorizedError { .. } => format!(
+                "unauthorized: the registry refused the {action} {}",
+                self.how_authenticated(reference)
+            ),
+            other => self.reason(other, reference),
+        };
+        format!("registry {registry}: {reason}")
+    }
+}
+
 impl CapabilityProvider for Registry {
     fn call(&self, capability: Capability, payload: &[u8]) -> Result<Vec<u8>, String> {
         match capability {

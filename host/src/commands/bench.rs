@@ -23,7 +23,9 @@ use serde_json::json;
 
 use crate::capabilities::LogSink;
 use crate::cli::BenchArgs;
-use crate::commands::{load_policy, load_recorded, load_settings, one_stdin_reader, print_line};
+use crate::commands::{
+    load_policy_from, load_recorded, load_settings, one_stdin_reader, print_line,
+};
 use crate::input;
 use crate::runtime::GuestError;
 
@@ -106,8 +108,9 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     let payload = serde_json::to_vec(&json!({"request": request, "settings": settings}))?;
 
     let start = Instant::now();
-    let mut policy = load_policy(
-        &args.policy.policy,
+    let mut policy = load_policy_from(
+        &args.policy,
+        &args.registry,
         args.limits.runtime_options(true, LogSink::Discard),
     )?;
     if let Some(recorded) = recorded {

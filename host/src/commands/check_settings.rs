@@ -5,14 +5,15 @@ use std::process::ExitCode;
 
 use crate::capabilities::LogSink;
 use crate::cli::CheckSettingsArgs;
-use crate::commands::{load_policy, load_settings, print_line, start};
+use crate::commands::{load_policy_from, load_settings, print_line, start};
 use crate::output::SettingsValidationResponse;
 
 /// Runs `imagegate check-settings`.
 pub fn run(args: &CheckSettingsArgs) -> anyhow::Result<ExitCode> {
     let settings = load_settings(&args.settings)?;
-    let policy = load_policy(
-        &args.policy.policy,
+    let policy = load_policy_from(
+        &args.policy,
+        &args.registry,
         args.limits.runtime_options(false, LogSink::Stderr),
     )?;
     let payload = serde_json::to_vec(&settings)?;

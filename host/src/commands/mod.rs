@@ -7,6 +7,8 @@ pub mod annotate;
 pub mod bench;
 pub mod check_settings;
 pub mod inspect;
+pub mod pull;
+pub mod push;
 pub mod run;
 pub mod scan;
 pub mod serve;
@@ -19,8 +21,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 use serde_json::{Map, Value};
 
+use crate::artifact;
 use crate::capabilities::CapabilityProvider;
-use crate::cli::{Command, HostArgs, SettingsArgs};
+use crate::cli::{Command, HostArgs, PolicyArgs, RegistryArgs, SettingsArgs};
 use crate::docker_config;
 use crate::input;
 use crate::recorded::Recorded;
@@ -42,6 +45,8 @@ pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Bench(args) => bench::run(&args),
         Command::Scan(args) => scan::run(&args),
         Command::Serve(args) => serve::run(&args),
+        Command::Push(args) => push::run(&args),
+        Command::Pull(args) => pull::run(&args),
     }
 }
 
@@ -84,15 +89,39 @@ pub fn host_provider(args: &HostArgs) -> anyhow::Result<Option<Box<dyn Capabilit
     if args.offline {
         return Ok(None);
     }
+    Ok(Some(Box::new(registry_client(&args.registry)?)))
+}
+
+/// A registry client for the flags (credentials read now, so a bad
+/// config.json is an input error before anything runs).
+pub fn registry_client(args: &RegistryArgs) -> anyhow::Result<Registry> {
     let credentials =
         docker_config::load(args.docker_config.as_deref()).map_err(anyhow::Error::msg)?;
-    let registry = Registry::new(RegistryOptions {
+    Registry::new(RegistryOptions {
         insecure: args.insecure_registry.clone(),
         timeout: Duration::from_millis(args.lookup_timeout_ms),
         credentials,
     })
-    .map_err(anyhow::Error::msg)?;
-    Ok(Some(Box::new(registry)))
+    .map_err(anyhow::Error::msg)
+}
+
+/// Loads and compiles the policy `--policy` names: the file, or, for
+/// `registry://…`, the artifact from the cache or pulled into it (manifest
+/// and layer digests checked; see [`crate::artifact`]). The one place where
+/// a `registry://` policy turns into module bytes.
+pub fn load_policy_from(
+    policy: &PolicyArgs,
+    registry: &RegistryArgs,
+    options: RuntimeOptions,
+) -> anyhow::Result<Policy> {
+    let path = &policy.policy;
+    match path.to_str().filter(|p| artifact::is_registry_uri(p)) {
+        Some(uri) => {
+            let module = artifact::pull_for_policy(&registry_client(registry)?, uri)?;
+            Ok(Policy::from_bytes(path, &module, options)?)
+        }
+        None => load_policy(path, options),
+    }
 }
 
 /// The settings object the flags give; `{}` when none.

@@ -19,7 +19,8 @@ use serde_json::{Value, json};
 use crate::capabilities::LogSink;
 use crate::cli::{RunArgs, RunOutput};
 use crate::commands::{
-    InvalidSettings, host_provider, load_policy, load_settings, one_stdin_reader, print_line, start,
+    InvalidSettings, host_provider, load_policy_from, load_settings, one_stdin_reader, print_line,
+    start,
 };
 use crate::input;
 use crate::output::{
@@ -33,8 +34,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let request = input::load_request(&args.request)?;
     let settings = load_settings(&args.settings)?;
     let provider = host_provider(&args.host)?;
-    let mut policy = load_policy(
-        &args.policy.policy,
+    let mut policy = load_policy_from(
+        &args.policy,
+        &args.host.registry,
         args.limits
             .runtime_options(args.host.offline, LogSink::Stderr),
     )?;

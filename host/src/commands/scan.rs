@@ -28,7 +28,7 @@ use serde_json::{Map, Value};
 
 use crate::capabilities::LogSink;
 use crate::cli::{ScanArgs, ScanFormat};
-use crate::commands::{InvalidSettings, host_provider, load_policy, load_settings, start};
+use crate::commands::{InvalidSettings, host_provider, load_policy_from, load_settings, start};
 use crate::input;
 use crate::output::{SettingsValidationResponse, ValidationResponse, patch_of};
 use crate::runtime::{Instance, Policy};
@@ -54,8 +54,9 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
         .spawn(move || inputs::read(&paths))
         .context("cannot start a thread")?;
     let policy_path = args.policy.policy.as_path();
-    let mut policy = load_policy(
-        policy_path,
+    let mut policy = load_policy_from(
+        &args.policy,
+        &args.host.registry,
         args.limits
             .runtime_options(args.host.offline, LogSink::Stderr),
     )?;

@@ -1,0 +1,44 @@
+//! `imagegate pull`: what `kwctl pull` does (kubewarden-abi.md §6.2): the
+//! first wasm layer of a Kubewarden policy artifact, checked (manifest,
+//! layer media types, digest, `\0asm`; see [`crate::artifact`]), into the
+//! cache, and with `-o FILE` also into that file.
+
+use std::process::ExitCode;
+
+use serde_json::json;
+
+use crate::artifact;
+use crate::cli::{PublishOutput, PullArgs};
+use crate::commands::{print_line, registry_client};
+
+/// Runs `imagegate pull`.
+pub fn run(args: &PullArgs) -> anyhow::Result<ExitCode> {
+    // Checked before any network or credentials.
+    artifact::parse_uri(&args.source, false)?;
+    let client = registry_client(&args.registry)?;
+    let pulled = artifact::pull_cached(&client, &args.source, &artifact::cache_root()?)?;
+    let path = match &args.output {
+        Some(output) => {
+            artifact::write_atomically(output, &pulled.module)?;
+            output.clone()
+        }
+        None => pulled.path.clone(),
+    };
+    match args.format {
+        PublishOutput::Text => print_line(&format!(
+            "Policy successfully pulled: {} -> {}",
+            pulled.immutable_ref,
+            path.display()
+        ))?,
+        PublishOutput::Json => print_line(
+            &json!({
+                "immutable_ref": pulled.immutable_ref,
+                "layer_digest": pulled.layer_digest,
+                "path": path,
+                "from_cache": pulled.from_cache,
+            })
+            .to_string(),
+        )?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
