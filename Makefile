@@ -62,6 +62,22 @@ policy.wasm: $(POLICY_SOURCES) ## build the Kubewarden policy module (wasm32-was
 annotated-policy.wasm: policy.wasm metadata.yml README.md $(HOST_BIN) ## embed metadata.yml and README.md as kwctl annotate does
 	$(HOST_BIN) annotate --metadata metadata.yml --usage README.md --output annotated-policy.wasm policy.wasm
 
+# `make release`: the module as it is published, annotated with metadata.yml
+# and this README; with REGISTRY=host[:port]/repository also pushed there as
+# a Kubewarden policy artifact tagged v$(VERSION) (PUSH_FLAGS for
+# --insecure-registry HOST:PORT, --docker-config FILE).
+REGISTRY ?=
+PUSH_FLAGS ?=
+
+.PHONY: release
+release: check-versions annotated-policy.wasm $(HOST_BIN) ## build and annotate the module; with REGISTRY=host[:port]/repo push it as :v$(VERSION)
+	@echo "annotated-policy.wasm: $$(stat -c %s annotated-policy.wasm) bytes, sha256:$$(sha256sum annotated-policy.wasm | cut -d' ' -f1)"
+	@if [ -n "$(REGISTRY)" ]; then \
+	  $(HOST_BIN) push annotated-policy.wasm "registry://$(REGISTRY):v$(VERSION)" $(PUSH_FLAGS); \
+	else \
+	  echo "not pushed: give REGISTRY=host[:port]/repository, e.g. make release REGISTRY=ghcr.io/imagegate/policies/imagegate"; \
+	fi
+
 .PHONY: host
 host: $(HOST_BIN) ## build the imagegate host command
 
