@@ -365,3 +365,65 @@ fn examples_deploy_the_readme_scenarios_with_valid_settings() {
     assert_eq!(modes.len(), 2, "both modes are shown");
     assert!(EXAMPLES.iter().any(|(f, _)| f.contains("digest")));
 }
+
+/// `imagegate ARGS` with its cache in a fresh directory: exit code and stderr.
+fn imagegate(args: &[&str]) -> (Option<i32>, String) {
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let cache = std::env::temp_dir().join(format!(
+        "imagegate-publishing-{}-{call}",
+        std::process::id()
+    ));
+    let output = Command::new(env!("CARGO_BIN_EXE_imagegate"))
+        .args(args)
+        .env("IMAGEGATE_CACHE_DIR", &cache)
+        .output()
+        .expect("run imagegate");
+    let _ = std::fs::remove_dir_all(&cache);
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn push_refuses_an_unannotated_module_before_any_network() {
+    let policy = real_policy();
+    let policy = policy.to_str().unwrap();
+    // Port 1 on loopback: were it contacted, the error would be another.
+    let (code, stderr) = imagegate(&["push", policy, "registry://127.0.0.1:1/p/imagegate:v1"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "policy \"{policy}\" has no Kubewarden metadata: annotate it first"
+        )) && stderr
+            .trim_end()
+            .ends_with("or push it anyway with --force"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn registry_references_are_checked_and_unreachable_registries_named() {
+    let (code, stderr) = imagegate(&["pull", "127.0.0.1:1/p/imagegate:v1"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("is not a registry reference: write registry://HOST[:PORT]/REPOSITORY:TAG"),
+        "{stderr}"
+    );
+    let (code, stderr) = imagegate(&[
+        "check-settings",
+        "--policy",
+        "registry://127.0.0.1:1/p/imagegate:v1",
+        "--settings-json",
+        "{}",
+        "--insecure-registry",
+        "127.0.0.1:1",
+    ]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(
+        stderr.trim_end(),
+        "imagegate: error: cannot pull registry://127.0.0.1:1/p/imagegate:v1: registry \
+         127.0.0.1:1: connection refused"
+    );
+}
