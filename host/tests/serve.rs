@@ -1031,3 +1031,28 @@ fn bad_settings_or_certificates_stop_start_up() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_registry_policy_is_pulled_as_run_pulls_it() {
+    // Nothing listens on port 1: the pull fails, naming the registry, so the
+    // server went the registry:// way rather than looking for a file.
+    let dir = scratch("registry-policy");
+    let settings = dir.join("settings.json");
+    std::fs::write(&settings, "{}").unwrap();
+    let output = serve_command(
+        Path::new("registry://127.0.0.1:1/policies/imagegate:v1"),
+        &settings,
+        &["--insecure-registry", "127.0.0.1:1"],
+    )
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with(
+            "imagegate: error: cannot pull registry://127.0.0.1:1/policies/imagegate:v1: \
+             registry 127.0.0.1:1:"
+        ),
+        "{stderr}"
+    );
+}

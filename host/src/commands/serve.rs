@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use crate::capabilities::LogSink;
 use crate::cli::ServeArgs;
-use crate::commands::{host_provider, load_policy, print_line};
+use crate::commands::{host_provider, load_policy_from, print_line};
 use crate::serve::metrics::Metrics;
 use crate::serve::pool::Pool;
 use crate::serve::reload::{CertStore, SettingsStore, check_settings, read_settings};
@@ -25,8 +25,10 @@ use crate::serve::server::{App, ServeOptions, bind, serve};
 /// Runs `imagegate serve`.
 pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let provider = host_provider(&args.host)?;
-    let mut policy = load_policy(
-        &args.policy.policy,
+    // A file, or `registry://…` pulled (and cached) as `run` does.
+    let mut policy = load_policy_from(
+        &args.policy,
+        &args.host.registry,
         args.limits
             .runtime_options(args.host.offline, LogSink::Stderr),
     )?;
