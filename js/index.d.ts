@@ -18,6 +18,8 @@ export type {
   ImageField,
   KubernetesObject,
   NormalizedImage,
+  OciManifest,
+  OciManifestAndConfig,
   PullPolicy,
   RegistryEntry,
   RuleAction,

@@ -172,6 +172,47 @@ describe('validate', () => {
     });
   });
 
+  test('imageMetadata reads ociManifest and ociManifestConfig, and names a missing callback', () => {
+    const settings = {
+      imageMetadata: {
+        rejectAnnotations: { 'images.openshift.io/deny-execution': 'true' },
+        requireLabels: { team: '*' },
+      },
+    };
+    const asked = [];
+    const host = {
+      manifestDigest: () => {
+        throw new Error('unused');
+      },
+      ociManifest(image) {
+        asked.push(`manifest ${image}`);
+        return { schemaVersion: 2, annotations: { 'images.openshift.io/deny-execution': 'true' } };
+      },
+      ociManifestConfig(image) {
+        asked.push(`config ${image}`);
+        return { manifest: {}, digest: `sha256:${'a'.repeat(64)}`, config: { config: { Labels: null } } };
+      },
+    };
+    const prefix = '1 image violation: spec.containers[0].image "ghcr.io/org/app:1": ';
+    assert.equal(
+      validate(pod('ghcr.io/org/app:1'), settings, host).message,
+      `${prefix}manifest annotation images.openshift.io/deny-execution="true" is rejected, ` +
+        'required image config label team is missing [imageMetadata]',
+    );
+    assert.deepEqual(asked, ['manifest ghcr.io/org/app:1', 'config ghcr.io/org/app:1']);
+    const digestOnly = { manifestDigest: host.manifestDigest };
+    assert.equal(
+      validate(pod('ghcr.io/org/app:1'), settings, digestOnly).message,
+      `${prefix}the metadata of ghcr.io/org/app:1 could not be read: the host gives no ociManifest ` +
+        'capability (pass {ociManifest(image) {...}} in capabilities) [imageMetadata]',
+    );
+    const notJson = { ...host, ociManifest: () => undefined };
+    assert.match(
+      validate(pod('ghcr.io/org/app:1'), settings, notJson).message,
+      /could not be read: the host's answer is not JSON: found undefined \[imageMetadata\]$/,
+    );
+  });
+
   test('values JSON cannot hold throw the engine error', () => {
     assert.throws(() => validate({ uid: 1n }, {}), TypeError);
     const cycle = { kind: 'Pod' };

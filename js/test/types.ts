@@ -70,6 +70,15 @@ const recorded: HostCapabilities = {
 };
 validate(pod, { digests: { resolve: 'AttemptRewrite' } }, recorded);
 explain(pod, { digests: { resolve: 'Required' } }, recorded);
+const withMetadata: HostCapabilities = {
+  ...recorded,
+  ociManifest: (image: string) => ({ annotations: { image } }),
+  ociManifestConfig: () => ({ config: { config: { Labels: { team: 'a' } } } }),
+};
+validate(pod, { imageMetadata: { requireLabels: { team: '*' }, skipOnResolutionFailure: true } }, withMetadata);
+// @ts-expect-error: label values are strings
+const badLabels: Settings = { imageMetadata: { requireLabels: { team: true } } };
+void badLabels;
 // @ts-expect-error: manifestDigest answers a string
 const badHost: HostCapabilities = { manifestDigest: (image: string) => image.length };
 void badHost;
