@@ -469,6 +469,10 @@ proptest! {
         list in select(&["registries", "repositories", "images"][..]),
         which in any::<prop::sample::Index>(),
     ) {
+        // About valid settings: invalid ones reject every request, and a
+        // reject entry can make them valid (one that narrows a registry
+        // allow entry makes a repository allow entry under it reachable).
+        prop_assume!(validate_settings(lists.settings().to_string().as_bytes()).valid);
         let before = run(&lists.settings(), &image);
         let pool = match list {
             "registries" => REGISTRIES,

@@ -94,7 +94,9 @@ pub fn compile(settings: &Value) -> Result<Policy, SettingsError> {
             ImagePattern::parse(text).map(|p| SourceEntry::image(p, allow, origin, text))
         },
     );
-    let aliases = top.get("registryAliases").is_some_and(|v| v != &Value::Null);
+    let aliases = top
+        .get("registryAliases")
+        .is_some_and(|v| v != &Value::Null);
     reachability::check_source_allows(&mut r, &entries, aliases);
     policy.source = SourceRules::new(entries);
 
