@@ -80,6 +80,7 @@ impl LimitArgs {
             timeout: Duration::from_millis(self.timeout_ms),
             offline,
             guest_output,
+            module_cache: true,
         }
     }
 }

@@ -13,6 +13,7 @@ mod commands;
 mod docker_config;
 mod input;
 mod metadata;
+mod module_cache;
 mod output;
 mod recorded;
 mod registry;

@@ -27,6 +27,7 @@ use crate::commands::{
     load_policy_from, load_recorded, load_settings, one_stdin_reader, print_line,
 };
 use crate::input;
+use crate::module_cache::Origin;
 use crate::runtime::GuestError;
 
 /// Summary of one row.
@@ -119,9 +120,13 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     let compile = start.elapsed();
 
     print_line(&format!(
-        "policy {}: compiled in {:.1} ms; {} iterations after {} warm-up calls per row",
+        "policy {}: loaded in {:.1} ms ({}); {} iterations after {} warm-up calls per row",
         args.policy.policy.display(),
         compile.as_secs_f64() * 1e3,
+        match policy.origin() {
+            Origin::Cached => "from the module cache",
+            Origin::Compiled => "compiled",
+        },
         args.iterations,
         args.warmup
     ))?;
