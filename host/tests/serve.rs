@@ -55,15 +55,35 @@ fn real_policy() -> PathBuf {
     path
 }
 
-/// A directory of this test process, removed at exit by the OS's tmp
-/// cleaning at worst; each test uses its own subdirectory.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir()
+/// A directory of one test, under cargo's temporary directory for
+/// integration tests (`target/tmp`), removed when dropped.
+struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn scratch_path(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("imagegate-serve-{}", std::process::id()))
         .join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+fn scratch(name: &str) -> Scratch {
+    Scratch(scratch_path(name))
 }
 
 /// The test CA and a certificate for `localhost` and 127.0.0.1 signed by it.
@@ -89,7 +109,8 @@ fn openssl(dir: &Path, args: &[&str]) {
 fn pki() -> &'static Pki {
     static PKI: OnceLock<Pki> = OnceLock::new();
     PKI.get_or_init(|| {
-        let dir = scratch("pki");
+        // Kept for the whole process (the tests share it), in target/tmp.
+        let dir = scratch_path("pki");
         let ec = [
             "-newkey",
             "ec",
