@@ -8,7 +8,7 @@ use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
 use crate::capabilities::LogSink;
 use crate::registry::DEFAULT_LOOKUP_TIMEOUT_MS;
-use crate::runtime::{DEFAULT_MEMORY_LIMIT_MIB, RuntimeOptions};
+use crate::runtime::{DEFAULT_MAX_INSTANCES, DEFAULT_MEMORY_LIMIT_MIB, RuntimeOptions};
 
 /// Run the imagegate container-image admission policy (policy.wasm, a
 /// Kubewarden waPC module) outside a cluster.
@@ -80,6 +80,7 @@ impl LimitArgs {
             timeout: Duration::from_millis(self.timeout_ms),
             offline,
             guest_output,
+            max_instances: DEFAULT_MAX_INSTANCES,
             module_cache: true,
         }
     }

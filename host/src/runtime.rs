@@ -50,9 +50,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Table elements a guest may grow its tables to (Rust modules use a few hundred).
 const TABLE_ELEMENTS_LIMIT: usize = 100_000;
 
-/// Instances of one [`Policy`] that may be alive at once: slots of the
-/// pooling allocator. Each slot only reserves address space until it is used.
-pub const MAX_LIVE_INSTANCES: u32 = 128;
+/// Default of [`RuntimeOptions::max_instances`].
+pub const DEFAULT_MAX_INSTANCES: u32 = 8;
 
 /// Bytes of linear memory a pool slot keeps resident between instances.
 const KEEP_RESIDENT: u64 = 16 * 1024 * 1024;
@@ -71,6 +70,10 @@ pub struct RuntimeOptions {
     pub offline: bool,
     /// Where the guest's output and log lines go.
     pub guest_output: LogSink,
+    /// Instances of the policy that may be alive at once (the pooling
+    /// allocator's slots; each reserves address space, and making the pool
+    /// costs a little per slot, so one-shot commands ask for few).
+    pub max_instances: u32,
     /// Load and store compiled modules in the user's cache
     /// ([`ModuleCache::from_env`]); off for modules compiled once and
     /// thrown away (tests, `annotate`).
@@ -84,6 +87,7 @@ impl Default for RuntimeOptions {
             timeout: DEFAULT_TIMEOUT,
             offline: false,
             guest_output: LogSink::Stderr,
+            max_instances: DEFAULT_MAX_INSTANCES,
             module_cache: false,
         }
     }
@@ -409,7 +413,7 @@ impl Policy {
                 path: path.to_owned(),
             });
         }
-        let engine = new_engine(options.memory_limit)?;
+        let engine = new_engine(&options)?;
         let compile = || Module::new(&engine, bytes);
         let compiled = match options.module_cache.then(ModuleCache::from_env).flatten() {
             Some(cache) => cache.load_or_compile(&engine, bytes, compile),
@@ -627,13 +631,17 @@ impl Instance {
 /// mapped copy-on-write instead of mapping and initialising memory anew.
 /// Falls back to on-demand allocation where the pool's address-space
 /// reservation is refused (a tight `ulimit -v`).
-fn new_engine(memory_limit: u64) -> Result<Engine, LoadError> {
+fn new_engine(options: &RuntimeOptions) -> Result<Engine, LoadError> {
+    let slots = options.max_instances.max(1);
     let mut config = Config::new();
     config.epoch_interruption(true);
     let mut pool = PoolingAllocationConfig::new();
-    pool.total_core_instances(MAX_LIVE_INSTANCES)
-        .total_memories(MAX_LIVE_INSTANCES)
-        .total_tables(MAX_LIVE_INSTANCES)
+    pool.total_core_instances(slots)
+        .total_memories(slots)
+        .total_tables(slots)
+        // Stacks are for async calls, which imagegate does not make; the
+        // default (1,000) would cost a guard-page mprotect each at start.
+        .total_stacks(1)
         .max_memories_per_module(1)
         .max_tables_per_module(1)
         .table_elements(TABLE_ELEMENTS_LIMIT);
@@ -645,7 +653,7 @@ fn new_engine(memory_limit: u64) -> Result<Engine, LoadError> {
     // finds the pages the last instance wrote so only those are reset. A
     // fresh instance then starts without page faults (35 vs 51 us per fresh
     // validate in one run, BENCHMARKS.md).
-    let keep_resident = usize::try_from(memory_limit.min(KEEP_RESIDENT)).unwrap_or(0);
+    let keep_resident = usize::try_from(options.memory_limit.min(KEEP_RESIDENT)).unwrap_or(0);
     pool.linear_memory_keep_resident(keep_resident)
         .table_keep_resident(keep_resident)
         .pagemap_scan(wasmtime::Enabled::Auto);

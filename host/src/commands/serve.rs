@@ -25,13 +25,19 @@ use crate::serve::server::{App, ServeOptions, bind, serve};
 /// Runs `imagegate serve`.
 pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let provider = host_provider(&args.host)?;
+    let size = args.instances.map_or_else(
+        || std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+        usize::from,
+    );
+    let mut options = args
+        .limits
+        .runtime_options(args.host.offline, LogSink::Stderr);
+    // The pool's instances, as many again being replaced after a timeout or
+    // trap, and the settings check.
+    options.max_instances =
+        u32::try_from(size.saturating_mul(2).saturating_add(1)).unwrap_or(u32::MAX);
     // A file, or `registry://…` pulled (and cached) as `run` does.
-    let mut policy = load_policy_from(
-        &args.policy,
-        &args.host.registry,
-        args.limits
-            .runtime_options(args.host.offline, LogSink::Stderr),
-    )?;
+    let mut policy = load_policy_from(&args.policy, &args.host.registry, options)?;
     if let Some(provider) = provider {
         policy.set_provider(provider);
     }
@@ -42,10 +48,6 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let tls_provider = Arc::new(rustls::crypto::ring::default_provider());
     let certs = CertStore::load(args.tls_cert.clone(), args.tls_key.clone(), tls_provider)?;
 
-    let size = args.instances.map_or_else(
-        || std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
-        usize::from,
-    );
     let deadline = Duration::from_millis(args.limits.timeout_ms);
     let pool = Pool::new(policy, size, deadline).map_err(|e| {
         anyhow::anyhow!(
