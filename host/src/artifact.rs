@@ -164,7 +164,7 @@ pub fn push(
     reference: &Reference,
     artifact: &Artifact,
 ) -> anyhow::Result<String> {
-    let client = registry.client();
+    let client = registry.client()?;
     let auth = registry.auth_for(reference);
     let failed = |e: oci_client::errors::OciDistributionError| {
         anyhow::anyhow!(
@@ -201,7 +201,7 @@ pub fn push(
             .await
             .map_err(failed)?;
         anyhow::Ok(())
-    })?;
+    })??;
     Ok(sha256_digest(&artifact.manifest_bytes))
 }
 
@@ -334,7 +334,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 pub fn pull_cached(registry: &Registry, uri: &str, root: &Path) -> anyhow::Result<Pulled> {
     let reference = parse_uri(uri, false)?;
     let what = format!("policy {uri}");
-    let client = registry.client();
+    let client = registry.client()?;
     let auth = registry.auth_for(&reference);
     let failed = |e: oci_client::errors::OciDistributionError| {
         anyhow::anyhow!(
@@ -365,7 +365,7 @@ pub fn pull_cached(registry: &Registry, uri: &str, root: &Path) -> anyhow::Resul
             client
                 .pull_manifest_raw(&reference, &auth, ACCEPTED_MANIFESTS)
                 .await
-        })
+        })?
         .map_err(failed)?;
     let manifest = check_manifest(&body, &what)?;
     let dir = entry_dir(root, &reference, &digest);
@@ -386,7 +386,7 @@ pub fn pull_cached(registry: &Registry, uri: &str, root: &Path) -> anyhow::Resul
 
     let mut module = Vec::new();
     registry
-        .block_on(client.pull_blob(&reference, layer, &mut module))
+        .block_on(client.pull_blob(&reference, layer, &mut module))?
         .map_err(failed)?;
     check_layer(layer, &module, &what)?;
     write_atomically(&dir.join("policy.wasm"), &module)?;

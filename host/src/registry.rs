@@ -47,6 +47,7 @@
 
 use std::error::Error as _;
 use std::net::Ipv6Addr;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use oci_client::client::{ClientConfig, ClientProtocol, linux_amd64_resolver};
@@ -73,18 +74,45 @@ pub struct RegistryOptions {
 }
 
 /// Answers `oci/v1/manifest_digest` from registries.
+///
+/// The HTTP client and its runtime are made on the first request: making
+/// them reads every system CA certificate (a few milliseconds), which an
+/// evaluation that looks nothing up should not pay.
 pub struct Registry {
-    client: Client,
-    runtime: tokio::runtime::Runtime,
+    connection: OnceLock<Result<Connection, String>>,
     timeout: Duration,
     insecure: Vec<String>,
     credentials: Option<DockerConfig>,
 }
 
+/// The client and the runtime that drives it.
+struct Connection {
+    client: Client,
+    runtime: tokio::runtime::Runtime,
+}
+
 impl Registry {
-    /// A client for `options`; fails only when the HTTP client or the
-    /// runtime cannot be made.
+    /// A client for `options`. Nothing is connected or loaded until the
+    /// first request.
     pub fn new(options: RegistryOptions) -> Result<Registry, String> {
+        Ok(Registry {
+            connection: OnceLock::new(),
+            timeout: options.timeout,
+            insecure: options.insecure,
+            credentials: options.credentials,
+        })
+    }
+
+    /// The client and runtime, made on first use; fails only when the HTTP
+    /// client or the runtime cannot be made.
+    fn connection(&self) -> Result<&Connection, String> {
+        self.connection
+            .get_or_init(|| self.connect())
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    fn connect(&self) -> Result<Connection, String> {
         // reqwest is built without a default crypto provider (no aws-lc-rs,
         // see Cargo.toml); it uses the process default, which is ring. An
         // error only means a provider is installed already.
@@ -95,13 +123,13 @@ impl Registry {
             .build()
             .map_err(|e| format!("cannot start the registry client's runtime: {e}"))?;
         let config = ClientConfig {
-            protocol: if options.insecure.is_empty() {
+            protocol: if self.insecure.is_empty() {
                 ClientProtocol::Https
             } else {
-                ClientProtocol::HttpsExcept(options.insecure.clone())
+                ClientProtocol::HttpsExcept(self.insecure.clone())
             },
-            connect_timeout: Some(options.timeout),
-            read_timeout: Some(options.timeout),
+            connect_timeout: Some(self.timeout),
+            read_timeout: Some(self.timeout),
             // Digest lookups never pick a platform; `oci_manifest_config` on
             // an index takes its linux/amd64 manifest (see the module docs).
             platform_resolver: Some(Box::new(linux_amd64_resolver)),
@@ -110,30 +138,23 @@ impl Registry {
         };
         let client = Client::try_from(config)
             .map_err(|e| format!("cannot create the registry client: {e}"))?;
-        Ok(Registry {
-            client,
-            runtime,
-            timeout: options.timeout,
-            insecure: options.insecure,
-            credentials: options.credentials,
-        })
+        Ok(Connection { client, runtime })
     }
 
     /// The digest the registry serves for `image` (`registry/path:tag`).
     pub fn manifest_digest(&self, image: &str) -> Result<String, String> {
         let (reference, auth) = self.prepare(image)?;
-        self.finish(
-            &reference,
-            self.client.fetch_manifest_digest(&reference, &auth),
-        )
+        let client = &self.connection()?.client;
+        self.finish(&reference, client.fetch_manifest_digest(&reference, &auth))
     }
 
     /// The manifest (image manifest or index) the registry serves for
     /// `image`, as the JSON `kubewarden/oci/v1/oci_manifest` answers.
     pub fn oci_manifest(&self, image: &str) -> Result<Vec<u8>, String> {
         let (reference, auth) = self.prepare(image)?;
+        let client = &self.connection()?.client;
         let (manifest, _digest) =
-            self.finish(&reference, self.client.pull_manifest(&reference, &auth))?;
+            self.finish(&reference, client.pull_manifest(&reference, &auth))?;
         serde_json::to_vec(&manifest).map_err(|e| format!("cannot write the manifest: {e}"))
     }
 
@@ -142,9 +163,10 @@ impl Registry {
     /// `kubewarden/oci/v1/oci_manifest_config` answers.
     pub fn oci_manifest_config(&self, image: &str) -> Result<Vec<u8>, String> {
         let (reference, auth) = self.prepare(image)?;
+        let client = &self.connection()?.client;
         let (manifest, digest, config) = self.finish(
             &reference,
-            self.client.pull_manifest_and_config(&reference, &auth),
+            client.pull_manifest_and_config(&reference, &auth),
         )?;
         let config: serde_json::Value = serde_json::from_str(&config).map_err(|e| {
             format!(
@@ -182,6 +204,7 @@ impl Registry {
     ) -> Result<T, String> {
         let registry = reference.resolve_registry();
         let answer = self
+            .connection()?
             .runtime
             .block_on(async { tokio::time::timeout(self.timeout, lookup).await });
         match answer {
@@ -280,14 +303,19 @@ impl Registry {
 /// What `push`, `pull` and `--policy registry://…` (`crate::artifact`)
 /// reuse: the same client, credentials and error wording as the lookups.
 impl Registry {
-    /// Runs `future` (a request of [`Registry::client`]) to completion.
-    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
-        self.runtime.block_on(future)
+    /// Runs `future` (a request of [`Registry::client`], which has made
+    /// the connection) to completion.
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> anyhow::Result<F::Output> {
+        Ok(self
+            .connection()
+            .map_err(anyhow::Error::msg)?
+            .runtime
+            .block_on(future))
     }
 
-    /// The client.
-    pub fn client(&self) -> &Client {
-        &self.client
+    /// The client, connected on first use.
+    pub fn client(&self) -> anyhow::Result<&Client> {
+        Ok(&self.connection().map_err(anyhow::Error::msg)?.client)
     }
 
     /// The credentials for `reference`'s registry: basic auth from the
