@@ -177,13 +177,18 @@ PEER_WASM ?=
 .PHONY: bench
 bench: policy.wasm $(HOST_BIN) ## criterion benchmarks of the core, imagegate bench of the module (PEER_WASM= to compare), and wrk on imagegate serve
 	$(CARGO) bench --locked -p imagegate-policy --bench core
-	@echo "policy.wasm: $$(stat -c %s policy.wasm) bytes"
+	@size=$$(stat -c %s policy.wasm); echo "policy.wasm: $$size bytes (target: at most 524288)"; \
+	  [ "$$size" -le 524288 ] || { echo "policy.wasm is over its 512 KiB budget" >&2; exit 1; }
 	$(HOST_BIN) bench --policy policy.wasm --request $(BENCH_REQUEST) --settings testdata/settings/bench.yaml --fresh-instance
 	$(HOST_BIN) bench --policy policy.wasm --request $(BENCH_REQUEST) --settings testdata/settings/bench-peer.yaml --fresh-instance
 	@if [ -n "$(PEER_WASM)" ]; then \
 	  echo "peer $(PEER_WASM): $$(stat -c %s $(PEER_WASM)) bytes"; \
 	  $(HOST_BIN) bench --policy $(PEER_WASM) --request $(BENCH_REQUEST) --settings testdata/settings/bench-peer.yaml --fresh-instance --iterations 200 --warmup 10; \
 	fi
+	@# imagegate run as a whole process, warm compiled-module cache (hyperfine: apt-get install -y hyperfine)
+	@if command -v hyperfine >/dev/null; then \
+	  hyperfine -N --warmup 5 --runs 100 '$(HOST_BIN) run --policy policy.wasm --request $(BENCH_REQUEST) --settings testdata/settings/bench.yaml --output text'; \
+	else echo "hyperfine not installed: skipping the imagegate run timing"; fi
 	IMAGEGATE=$(HOST_BIN) BENCH_REQUEST=$(BENCH_REQUEST) scripts/bench-serve.sh
 
 # Fuzzing (fuzz/, cargo-fuzz on libFuzzer): each target runs FUZZ_SECONDS
