@@ -37,28 +37,15 @@ use std::sync::Mutex;
 use base64::Engine as _;
 use serde_json::{Value, json};
 
+mod common;
+
+use common::{real_policy, root};
+
 /// The prefix of the policy's `validate` message for settings that are not valid.
 const INVALID_SETTINGS_PREFIX: &str = "invalid settings: ";
 /// What the host prints (after `imagegate: error: `) when the policy's
 /// `validate_settings` refuses the settings.
 const HOST_INVALID_SETTINGS_PREFIX: &str = "imagegate: error: provided settings are not valid: ";
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn real_policy() -> PathBuf {
-    let path = std::env::var_os("IMAGEGATE_TEST_POLICY")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("policy.wasm"));
-    assert!(
-        path.is_file(),
-        "the policy module {} is missing: run `make policy.wasm` first \
-         (or point IMAGEGATE_TEST_POLICY at a built module)",
-        path.display()
-    );
-    path
-}
 
 /// A directory removed when dropped.
 struct TempDir(PathBuf);

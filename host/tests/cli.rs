@@ -19,20 +19,11 @@ use std::process::{Command, Output, Stdio};
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-// ---------------------------------------------------------------- helpers
+mod common;
 
-fn real_policy() -> PathBuf {
-    let path = std::env::var_os("IMAGEGATE_TEST_POLICY")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../policy.wasm"));
-    assert!(
-        path.is_file(),
-        "the policy module {} is missing: run `make policy.wasm` first \
-         (or point IMAGEGATE_TEST_POLICY at a built module)",
-        path.display()
-    );
-    path
-}
+use common::real_policy;
+
+// ---------------------------------------------------------------- helpers
 
 /// A directory removed when dropped.
 struct TempDir(PathBuf);

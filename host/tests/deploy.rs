@@ -15,9 +15,9 @@ use std::process::Command;
 
 use serde_json::Value;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+mod common;
+
+use common::root;
 
 /// Every document of every deploy/*.yaml, with the file it came from.
 fn manifests() -> Vec<(String, Value)> {

@@ -9,14 +9,13 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::{Map, Value, json};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+mod common;
+
+use common::{real_policy, root};
 
 fn read(name: &str) -> String {
     let path = root().join(name);
@@ -25,18 +24,6 @@ fn read(name: &str) -> String {
 
 fn yaml(name: &str) -> Value {
     serde_saphyr::from_str(&read(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
-}
-
-fn real_policy() -> PathBuf {
-    let path = std::env::var_os("IMAGEGATE_TEST_POLICY")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("policy.wasm"));
-    assert!(
-        path.is_file(),
-        "the policy module {} is missing: run `make policy.wasm` first",
-        path.display()
-    );
-    path
 }
 
 /// `imagegate check-settings` on `settings` with the real module: `Ok` when

@@ -20,24 +20,12 @@ use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 
+mod common;
+
+use common::{real_policy, root};
+
 const SETTINGS: &str = "testdata/settings/scan.yaml";
 const MANIFESTS: &str = "testdata/scan";
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn real_policy() -> PathBuf {
-    let path = std::env::var_os("IMAGEGATE_TEST_POLICY")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("policy.wasm"));
-    assert!(
-        path.is_file(),
-        "the policy module {} is missing: run `make policy.wasm` first",
-        path.display()
-    );
-    path
-}
 
 struct Run {
     code: i32,

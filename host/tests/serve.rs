@@ -38,22 +38,9 @@ use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, ServerName};
 use serde_json::{Value, json};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+mod common;
 
-fn real_policy() -> PathBuf {
-    let path = std::env::var_os("IMAGEGATE_TEST_POLICY")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("policy.wasm"));
-    assert!(
-        path.is_file(),
-        "the policy module {} is missing: run `make policy.wasm` first \
-         (or point IMAGEGATE_TEST_POLICY at a built module)",
-        path.display()
-    );
-    path
-}
+use common::{real_policy, root};
 
 /// A directory of one test, under cargo's temporary directory for
 /// integration tests (`target/tmp`), removed when dropped.
