@@ -37,6 +37,7 @@ pub mod rules;
 pub mod settings;
 pub mod verdict;
 pub mod workload;
+pub mod wrap;
 
 #[cfg(all(any(feature = "wapc", feature = "js"), target_arch = "wasm32"))]
 mod entry;

@@ -37,7 +37,7 @@ compile_error!(
 );
 
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
 use crate::capabilities::{Capabilities, CapabilityError, Offline};
@@ -45,6 +45,7 @@ use crate::reference::Reference;
 use crate::request::ValidatePayload;
 use crate::rules::Action;
 use crate::workload::ImageSite;
+use crate::wrap::wrap_object;
 
 #[wasm_bindgen]
 extern "C" {
@@ -630,16 +631,10 @@ struct Explanation<'a> {
 
 // ---------------------------------------------------------------------------
 // Reading a request the way `imagegate run` does. This mirrors
-// `host/src/input.rs` (`admission_request`, `wrap_object`, `resource_name`):
-// keep the two in step, so a plain object gets the same request in every
-// host. The node tests check the wrapping field by field.
+// `host/src/input.rs` (`admission_request`); both wrap a plain object with
+// the core's `wrap::wrap_object`, so it gets the same request in every host.
+// The node tests check the wrapping field by field.
 // ---------------------------------------------------------------------------
-
-/// The `uid` of a request built around a plain object.
-const WRAPPED_UID: &str = "imagegate-run";
-
-/// The user a wrapped request is made by.
-const WRAPPED_USERNAME: &str = "imagegate";
 
 const EXPECTED: &str = "expected an AdmissionReview, an AdmissionRequest or a Kubernetes object";
 
@@ -694,92 +689,4 @@ fn admission_request(document: Value) -> Result<Value, String> {
             format!("with keys {}", keys.join(", "))
         }
     ))
-}
-
-/// Wraps a Kubernetes object as the CREATE request the API server would send
-/// (host `wrap_object`): `kind`/`resource` from `apiVersion` and `kind`, name
-/// and namespace from `metadata` (namespace `default` for the checked
-/// workload kinds), uid [`WRAPPED_UID`], user [`WRAPPED_USERNAME`].
-fn wrap_object(object: Map<String, Value>) -> Result<Value, String> {
-    let api_version = object
-        .get("apiVersion")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let kind = object
-        .get("kind")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let (group, version) = match api_version.split('/').collect::<Vec<_>>().as_slice() {
-        [version] if !version.is_empty() => ("", *version),
-        [group, version] if !group.is_empty() && !version.is_empty() => (*group, *version),
-        _ => {
-            return Err(format!(
-                "apiVersion \"{api_version}\" is not \"version\" or \"group/version\""
-            ));
-        }
-    };
-    if kind.is_empty() {
-        return Err("kind is empty".into());
-    }
-    let metadata = object.get("metadata").and_then(Value::as_object);
-    let text = |key: &str| {
-        metadata
-            .and_then(|m| m.get(key))
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    };
-    let (resource, namespaced) = resource_name(kind);
-    let namespace = text("namespace").or_else(|| namespaced.then(|| "default".to_owned()));
-
-    let gvk = json!({"group": group, "version": version, "kind": kind});
-    let gvr = json!({"group": group, "version": version, "resource": resource});
-    let mut request = Map::new();
-    request.insert("uid".into(), json!(WRAPPED_UID));
-    request.insert("kind".into(), gvk.clone());
-    request.insert("resource".into(), gvr.clone());
-    request.insert("requestKind".into(), gvk);
-    request.insert("requestResource".into(), gvr);
-    if let Some(name) = text("name") {
-        request.insert("name".into(), json!(name));
-    }
-    if let Some(namespace) = namespace {
-        request.insert("namespace".into(), json!(namespace));
-    }
-    request.insert("operation".into(), json!("CREATE"));
-    request.insert(
-        "userInfo".into(),
-        json!({"username": WRAPPED_USERNAME, "groups": ["system:authenticated"]}),
-    );
-    request.insert("object".into(), Value::Object(object));
-    request.insert("dryRun".into(), json!(false));
-    Ok(Value::Object(request))
-}
-
-/// The resource (lower-case plural) of a kind, and whether it is one of the
-/// namespaced kinds the policy checks; other kinds get Kubernetes' own guess
-/// (apimachinery `meta.UnsafeGuessKindToResource`).
-fn resource_name(kind: &str) -> (String, bool) {
-    const KNOWN: &[(&str, &str)] = &[
-        ("Pod", "pods"),
-        ("Deployment", "deployments"),
-        ("ReplicaSet", "replicasets"),
-        ("StatefulSet", "statefulsets"),
-        ("DaemonSet", "daemonsets"),
-        ("ReplicationController", "replicationcontrollers"),
-        ("Job", "jobs"),
-        ("CronJob", "cronjobs"),
-        ("PodTemplate", "podtemplates"),
-    ];
-    if let Some((_, plural)) = KNOWN.iter().find(|(k, _)| *k == kind) {
-        return ((*plural).to_owned(), true);
-    }
-    let lower = kind.to_ascii_lowercase();
-    let plural = if lower.ends_with('s') {
-        format!("{lower}es")
-    } else if let Some(stem) = lower.strip_suffix('y') {
-        format!("{stem}ies")
-    } else {
-        format!("{lower}s")
-    };
-    (plural, false)
 }
