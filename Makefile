@@ -184,6 +184,7 @@ bench: policy.wasm $(HOST_BIN) ## criterion benchmarks of the core, imagegate be
 	@if [ -n "$(PEER_WASM)" ]; then \
 	  echo "peer $(PEER_WASM): $$(stat -c %s $(PEER_WASM)) bytes"; \
 	  $(HOST_BIN) bench --policy $(PEER_WASM) --request $(BENCH_REQUEST) --settings testdata/settings/bench-peer.yaml --fresh-instance --iterations 200 --warmup 10; \
+	  $(HOST_BIN) bench --policy policy.wasm --compare $(PEER_WASM) --request $(BENCH_REQUEST) --settings testdata/settings/bench-peer.yaml --iterations 4000; \
 	fi
 	@# imagegate run as a whole process, warm compiled-module cache (hyperfine: apt-get install -y hyperfine)
 	@if command -v hyperfine >/dev/null; then \

@@ -309,6 +309,18 @@ pub struct BenchArgs {
     #[arg(long, value_name = "FILE")]
     pub host_capabilities: Option<String>,
 
+    /// Also measure this module (another policy, such as a peer) on the same
+    /// request, interleaved with `--policy` in rounds within one process, so
+    /// that changes in the machine's speed hit both alike; prints both and
+    /// the ratio.
+    #[arg(long, value_name = "WASM")]
+    pub compare: Option<PathBuf>,
+
+    /// Settings for the `--compare` module (YAML or JSON); default: the same
+    /// settings.
+    #[arg(long, value_name = "FILE", requires = "compare")]
+    pub compare_settings: Option<String>,
+
     #[command(flatten)]
     pub registry: RegistryArgs,
 

@@ -1297,6 +1297,74 @@ fn bench_prints_a_row_per_measurement() {
     }
 }
 
+#[test]
+fn bench_compare_interleaves_two_modules_and_prints_the_ratio() {
+    let dir = TempDir::new("bench-compare");
+    let request = dir.file("deployment.yaml", DEPLOYMENT_YAML);
+    let other_settings = dir.file("other.yaml", "registries:\n  allow: [ghcr.io]\n");
+    let policy = real_policy();
+    let run = imagegate(
+        &[
+            "bench",
+            "--request",
+            p(&request),
+            "--policy",
+            p(&policy),
+            "--iterations",
+            "40",
+            "--warmup",
+            "1",
+            "--compare",
+            p(&policy),
+            "--compare-settings",
+            p(&other_settings),
+        ],
+        None,
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("validate, reused instances, interleaved in 20 rounds"))
+        .unwrap_or_else(|| panic!("no interleaved section:\n{}", run.stdout));
+    assert!(lines[at + 1].starts_with("validate "), "{}", run.stdout);
+    assert!(
+        lines[at + 2].trim_start().starts_with("--compare "),
+        "{}",
+        run.stdout
+    );
+    let ratio = lines[at + 3];
+    let p50: f64 = ratio
+        .strip_prefix("ratio (--compare / --policy): p50 ")
+        .and_then(|r| r.split('x').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{ratio}"));
+    assert!(p50 > 0.0, "{ratio}");
+
+    // Settings for the other module are read like --settings: a bad file is
+    // an input error.
+    let run = imagegate(
+        &[
+            "bench",
+            "--request",
+            p(&request),
+            "--policy",
+            p(&policy),
+            "--compare",
+            p(&policy),
+            "--compare-settings",
+            "/nonexistent/settings.yaml",
+        ],
+        None,
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("/nonexistent/settings.yaml"),
+        "{}",
+        run.stderr
+    );
+}
+
 // ------------------------------------------------------------ guest output
 
 #[test]

@@ -24,7 +24,7 @@ use serde_json::json;
 use crate::capabilities::LogSink;
 use crate::cli::BenchArgs;
 use crate::commands::{
-    load_policy_from, load_recorded, load_settings, one_stdin_reader, print_line,
+    load_policy, load_policy_from, load_recorded, load_settings, one_stdin_reader, print_line,
 };
 use crate::input;
 use crate::module_cache::Origin;
@@ -83,6 +83,41 @@ fn measure(
         samples.push(elapsed);
     }
     Ok(stats(samples))
+}
+
+/// Rounds `--compare` splits its iterations into.
+const ROUNDS: u64 = 20;
+
+/// Measures `a` and `b` alternately, `iterations / ROUNDS` calls each per
+/// round, after `warmup` calls of each: both see the same machine.
+fn interleaved(
+    warmup: u64,
+    iterations: u64,
+    mut a: impl FnMut() -> Result<Vec<u8>, GuestError>,
+    mut b: impl FnMut() -> Result<Vec<u8>, GuestError>,
+) -> Result<(Stats, Stats), GuestError> {
+    for _ in 0..warmup {
+        a()?;
+        b()?;
+    }
+    let per_round = iterations.div_ceil(ROUNDS).max(1);
+    let capacity = usize::try_from(per_round * ROUNDS).unwrap_or(0);
+    let (mut xs, mut ys) = (Vec::with_capacity(capacity), Vec::with_capacity(capacity));
+    for _ in 0..ROUNDS {
+        for (call, samples) in [
+            (&mut a as &mut dyn FnMut() -> _, &mut xs),
+            (&mut b, &mut ys),
+        ] {
+            for _ in 0..per_round {
+                let start = Instant::now();
+                let reply = call();
+                let elapsed = start.elapsed();
+                reply?;
+                samples.push(elapsed);
+            }
+        }
+    }
+    Ok((stats(xs), stats(ys)))
 }
 
 fn micros(d: Duration) -> String {
@@ -146,6 +181,36 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     })
     .context("validate_settings failed")?;
     print_line(&row("validate_settings", "reused", &s))?;
+
+    if let Some(other) = &args.compare {
+        let other_settings = match &args.compare_settings {
+            Some(path) => input::load_settings_file(path)?,
+            None => settings.clone(),
+        };
+        let other_payload =
+            serde_json::to_vec(&json!({"request": request, "settings": other_settings}))?;
+        let other_policy = load_policy(other, args.limits.runtime_options(true, LogSink::Discard))?;
+        let mut other_instance = other_policy
+            .instantiate()
+            .with_context(|| format!("cannot instantiate {}", other.display()))?;
+        let (ours, theirs) = interleaved(
+            args.warmup,
+            args.iterations,
+            || instance.validate(&payload),
+            || other_instance.validate(&other_payload),
+        )
+        .context("validate failed")?;
+        print_line(&format!(
+            "validate, reused instances, interleaved in {ROUNDS} rounds:"
+        ))?;
+        print_line(&row("validate", "reused", &ours))?;
+        print_line(&row("  --compare", "reused", &theirs))?;
+        print_line(&format!(
+            "ratio (--compare / --policy): p50 {:.2}x, mean {:.2}x",
+            theirs.p50.as_secs_f64() / ours.p50.as_secs_f64().max(f64::MIN_POSITIVE),
+            theirs.mean.as_secs_f64() / ours.mean.as_secs_f64().max(f64::MIN_POSITIVE),
+        ))?;
+    }
 
     if args.fresh_instance {
         let s = measure(args.warmup, args.iterations, || policy.validate(&payload))
