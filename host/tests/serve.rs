@@ -387,56 +387,12 @@ fn review(request: Value) -> Value {
 }
 
 /// A CREATE request for `object`, as `imagegate run` wraps a plain object
-/// (host/src/input.rs `wrap_object`): uid `imagegate-run`.
+/// (the core's `wrap::wrap_object`, which run and the JS entry use).
 fn wrapped(object: Value) -> Value {
-    let kind = object["kind"].as_str().unwrap().to_owned();
-    let api_version = object["apiVersion"].as_str().unwrap();
-    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
-    let known = [
-        ("Pod", "pods"),
-        ("Deployment", "deployments"),
-        ("ReplicaSet", "replicasets"),
-        ("StatefulSet", "statefulsets"),
-        ("DaemonSet", "daemonsets"),
-        ("ReplicationController", "replicationcontrollers"),
-        ("Job", "jobs"),
-        ("CronJob", "cronjobs"),
-        ("PodTemplate", "podtemplates"),
-    ];
-    let resource = known
-        .iter()
-        .find(|(k, _)| *k == kind)
-        .map(|(_, r)| (*r).to_owned());
-    let namespaced = resource.is_some();
-    let resource = resource.unwrap_or_else(|| {
-        let lower = kind.to_ascii_lowercase();
-        if lower.ends_with('s') {
-            format!("{lower}es")
-        } else if let Some(stem) = lower.strip_suffix('y') {
-            format!("{stem}ies")
-        } else {
-            format!("{lower}s")
-        }
-    });
-    let gvk = json!({"group": group, "version": version, "kind": kind});
-    let gvr = json!({"group": group, "version": version, "resource": resource});
-    let mut request = json!({
-        "uid": "imagegate-run", "kind": gvk, "resource": gvr,
-        "requestKind": gvk, "requestResource": gvr,
-    });
-    if let Some(name) = object["metadata"]["name"].as_str() {
-        request["name"] = json!(name);
+    match object {
+        Value::Object(map) => imagegate_policy::wrap::wrap_object(map).unwrap(),
+        other => panic!("not an object: {other}"),
     }
-    match object["metadata"]["namespace"].as_str() {
-        Some(namespace) => request["namespace"] = json!(namespace),
-        None if namespaced => request["namespace"] = json!("default"),
-        None => {}
-    }
-    request["operation"] = json!("CREATE");
-    request["userInfo"] = json!({"username": "imagegate", "groups": ["system:authenticated"]});
-    request["object"] = object;
-    request["dryRun"] = json!(false);
-    request
 }
 
 /// The AdmissionReview a case describes and the uid its response must carry.
