@@ -384,11 +384,13 @@ fn read_image_metadata(r: &mut Reader, value: Option<&Value>) -> MetadataRules {
 }
 
 #[cfg(test)]
-mod tests {
+pub(in crate::settings) mod tests {
     use super::*;
     use serde_json::json;
 
-    fn problems(settings: Value) -> Vec<String> {
+    /// Every problem `compile` reports for `settings`, as displayed; empty
+    /// when they compile.
+    pub(in crate::settings) fn problems(settings: Value) -> Vec<String> {
         match compile(&settings) {
             Ok(_) => Vec::new(),
             Err(e) => e.problems.iter().map(ToString::to_string).collect(),

@@ -142,16 +142,9 @@ fn matches_every_tag(entry: &TagAllow<'_>) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::{Value, json};
+    use serde_json::json;
 
-    use crate::settings::compile;
-
-    fn problems(settings: Value) -> Vec<String> {
-        match compile(&settings) {
-            Ok(_) => Vec::new(),
-            Err(e) => e.problems.iter().map(ToString::to_string).collect(),
-        }
-    }
+    use crate::settings::compile::tests::problems;
 
     #[test]
     fn a_match_all_registry_next_to_repository_allows_is_refused() {
