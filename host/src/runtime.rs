@@ -384,8 +384,6 @@ pub struct Policy {
     engine: Engine,
     pre: InstancePre<HostState>,
     origin: Origin,
-    /// The memory the module asks for before it runs, in bytes.
-    initial_memory: u64,
     options: RuntimeOptions,
     capabilities: Arc<HostCapabilities>,
     deadline_ticks: u64,
@@ -439,7 +437,6 @@ impl Policy {
                 message: format!("{e:#}"),
             })?;
 
-        let initial_memory = initial_memory_bytes(&module);
         let ticker = EpochTicker::start(&engine)?;
         let capabilities = Arc::new(HostCapabilities::unavailable(
             options.offline,
@@ -449,7 +446,6 @@ impl Policy {
             engine,
             pre,
             origin,
-            initial_memory,
             options,
             capabilities,
             deadline_ticks: deadline_ticks(options.timeout),
@@ -471,14 +467,6 @@ impl Policy {
 
     /// A fresh instance: new store, `_start` and `wapc_init` already run.
     pub fn instantiate(&self) -> Result<Instance, GuestError> {
-        // The pool's slots are as large as the cap, so a module that asks
-        // for more at the start would fail inside the allocator; say why.
-        if self.initial_memory > self.options.memory_limit {
-            return Err(GuestError::OutOfMemory {
-                limit: self.options.memory_limit,
-                during: "instantiation".into(),
-            });
-        }
         let mut wasi = WasiCtxBuilder::new();
         match self.options.guest_output {
             LogSink::Stderr => wasi.stdout(std::io::stderr()).stderr(std::io::stderr()),
@@ -710,14 +698,6 @@ fn classify(
     GuestError::Trap {
         during,
         message: error.root_cause().to_string(),
-    }
-}
-
-/// The initial size of the module's exported memory, in bytes.
-fn initial_memory_bytes(module: &Module) -> u64 {
-    match module.get_export("memory") {
-        Some(ExternType::Memory(memory)) => memory.minimum().saturating_mul(memory.page_size()),
-        _ => 0,
     }
 }
 
