@@ -39,7 +39,9 @@ use oci_client::manifest::{
     OCI_IMAGE_MEDIA_TYPE, OciDescriptor, OciImageManifest, WASM_CONFIG_MEDIA_TYPE,
     WASM_LAYER_MEDIA_TYPE,
 };
+use sha2::{Digest as _, Sha256};
 
+use crate::files::{self, write_atomically};
 use crate::metadata::{METADATA_SECTION, Metadata};
 use crate::registry::{Registry, parse_reference};
 use crate::wasm_sections;
@@ -94,7 +96,7 @@ pub fn repository_uri(reference: &Reference) -> String {
 
 /// The sha256 digest (`sha256:<hex>`) of `bytes`.
 pub fn sha256_digest(bytes: &[u8]) -> String {
-    ImageLayer::new(bytes.to_vec(), String::new(), None).sha256_digest()
+    format!("sha256:{:x}", Sha256::digest(bytes))
 }
 
 /// The manifest annotations kwctl derives from the metadata annotations:
@@ -280,19 +282,11 @@ pub struct Pulled {
 
 /// Where pulled policies are kept (see the module documentation).
 pub fn cache_root() -> anyhow::Result<PathBuf> {
-    let non_empty = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
-    if let Some(dir) = non_empty("IMAGEGATE_CACHE_DIR") {
-        return Ok(PathBuf::from(dir).join("policies"));
-    }
-    if let Some(dir) = non_empty("XDG_CACHE_HOME") {
-        return Ok(PathBuf::from(dir).join("imagegate").join("policies"));
-    }
-    if let Some(home) = non_empty("HOME") {
-        return Ok(PathBuf::from(home).join(".cache/imagegate/policies"));
-    }
-    anyhow::bail!(
-        "no cache directory for pulled policies: set IMAGEGATE_CACHE_DIR, XDG_CACHE_HOME or HOME"
-    )
+    files::cache_root()
+        .map(|root| root.join("policies"))
+        .context(
+            "no cache directory for pulled policies: set IMAGEGATE_CACHE_DIR, XDG_CACHE_HOME or HOME",
+        )
 }
 
 /// The cache entry of manifest `digest` of `reference`'s repository.
@@ -315,19 +309,6 @@ fn from_cache(dir: &Path, digest: &str, what: &str) -> Option<(OciDescriptor, Ve
     let module = std::fs::read(dir.join("policy.wasm")).ok()?;
     check_layer(&layer, &module, what).ok()?;
     Some((layer, module))
-}
-
-/// Writes `bytes` to `path` through a temporary file renamed into place.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create \"{}\"", dir.display()))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write \"{}\"", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write \"{}\"", path.display()))
 }
 
 /// The policy `uri` names, from the cache under `root` or pulled into it.

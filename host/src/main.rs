@@ -11,6 +11,7 @@ mod capabilities;
 mod cli;
 mod commands;
 mod docker_config;
+mod files;
 mod input;
 mod metadata;
 mod module_cache;

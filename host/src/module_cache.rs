@@ -22,11 +22,12 @@
 //! Unix), and only files this cache wrote are named by the key.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 use wasmtime::{Engine, Module};
+
+use crate::files;
 
 /// A directory of compiled modules.
 #[derive(Debug, Clone)]
@@ -49,18 +50,13 @@ impl ModuleCache {
         ModuleCache { dir: dir.into() }
     }
 
-    /// The user's cache as the environment gives it, or `None` when it is
-    /// turned off or no home directory is known.
+    /// The user's cache as the environment gives it ([`files::cache_root`]),
+    /// or `None` when it is turned off or no home directory is known.
     pub fn from_env() -> Option<ModuleCache> {
-        let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
-        if var("IMAGEGATE_MODULE_CACHE").is_some_and(|v| v == "off" || v == "0") {
+        if std::env::var_os("IMAGEGATE_MODULE_CACHE").is_some_and(|v| v == "off" || v == "0") {
             return None;
         }
-        let root = var("IMAGEGATE_CACHE_DIR")
-            .map(PathBuf::from)
-            .or_else(|| var("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("imagegate")))
-            .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".cache").join("imagegate")))?;
-        Some(ModuleCache::new(root.join("modules")))
+        files::cache_root().map(|root| ModuleCache::new(root.join("modules")))
     }
 
     /// The file `bytes` compiled by `engine` is kept in.
@@ -69,15 +65,11 @@ impl ModuleCache {
         engine
             .precompile_compatibility_hash()
             .hash(&mut engine_hash);
-        let module_hash = Sha256::digest(bytes);
-        let mut name = String::with_capacity(64 + 1 + 16 + 6);
-        for byte in module_hash {
-            name.push(hex_digit(byte >> 4));
-            name.push(hex_digit(byte & 0xf));
-        }
-        name.push('-');
-        name.push_str(&format!("{:016x}", engine_hash.finish()));
-        name.push_str(".cwasm");
+        let name = format!(
+            "{:x}-{:016x}.cwasm",
+            Sha256::digest(bytes),
+            engine_hash.finish()
+        );
         self.dir.join(name)
     }
 
@@ -107,30 +99,11 @@ impl ModuleCache {
         Ok((module, Origin::Compiled))
     }
 
-    fn store(&self, entry: &Path, module: &Module) -> std::io::Result<()> {
-        let serialized = module.serialize().map_err(std::io::Error::other)?;
+    fn store(&self, entry: &Path, module: &Module) -> anyhow::Result<()> {
+        let serialized = module.serialize().map_err(|e| anyhow::anyhow!("{e:#}"))?;
         create_private_dir(&self.dir)?;
-        let mut temp = self.dir.clone();
-        temp.push(format!(
-            ".{}.{}.tmp",
-            std::process::id(),
-            entry
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        ));
-        let written = std::fs::File::create(&temp)
-            .and_then(|mut file| file.write_all(&serialized).and_then(|()| file.sync_all()))
-            .and_then(|()| std::fs::rename(&temp, entry));
-        if written.is_err() {
-            let _ = std::fs::remove_file(&temp);
-        }
-        written
+        files::write_atomically(entry, &serialized)
     }
-}
-
-fn hex_digit(nibble: u8) -> char {
-    char::from(b"0123456789abcdef"[usize::from(nibble & 0xf)])
 }
 
 #[cfg(unix)]

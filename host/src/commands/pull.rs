@@ -19,7 +19,7 @@ pub fn run(args: &PullArgs) -> anyhow::Result<ExitCode> {
     let pulled = artifact::pull_cached(&client, &args.source, &artifact::cache_root()?)?;
     let path = match &args.output {
         Some(output) => {
-            artifact::write_atomically(output, &pulled.module)?;
+            crate::files::write_atomically(output, &pulled.module)?;
             output.clone()
         }
         None => pulled.path.clone(),
