@@ -75,14 +75,24 @@ fn measure(
         call()?;
     }
     let mut samples = Vec::with_capacity(usize::try_from(iterations).unwrap_or(0));
-    for _ in 0..iterations {
+    time_calls(iterations, &mut call, &mut samples)?;
+    Ok(stats(samples))
+}
+
+/// Times `count` calls of `call` into `samples`; a failed call stops it.
+fn time_calls(
+    count: u64,
+    call: &mut impl FnMut() -> Result<Vec<u8>, GuestError>,
+    samples: &mut Vec<Duration>,
+) -> Result<(), GuestError> {
+    for _ in 0..count {
         let start = Instant::now();
         let reply = call();
         let elapsed = start.elapsed();
         reply?;
         samples.push(elapsed);
     }
-    Ok(stats(samples))
+    Ok(())
 }
 
 /// Rounds `--compare` splits its iterations into.
@@ -104,18 +114,8 @@ fn interleaved(
     let capacity = usize::try_from(per_round * ROUNDS).unwrap_or(0);
     let (mut xs, mut ys) = (Vec::with_capacity(capacity), Vec::with_capacity(capacity));
     for _ in 0..ROUNDS {
-        for (call, samples) in [
-            (&mut a as &mut dyn FnMut() -> _, &mut xs),
-            (&mut b, &mut ys),
-        ] {
-            for _ in 0..per_round {
-                let start = Instant::now();
-                let reply = call();
-                let elapsed = start.elapsed();
-                reply?;
-                samples.push(elapsed);
-            }
-        }
+        time_calls(per_round, &mut a, &mut xs)?;
+        time_calls(per_round, &mut b, &mut ys)?;
     }
     Ok((stats(xs), stats(ys)))
 }
