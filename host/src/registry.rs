@@ -94,13 +94,13 @@ struct Connection {
 impl Registry {
     /// A client for `options`. Nothing is connected or loaded until the
     /// first request.
-    pub fn new(options: RegistryOptions) -> Result<Registry, String> {
-        Ok(Registry {
+    pub fn new(options: RegistryOptions) -> Registry {
+        Registry {
             connection: OnceLock::new(),
             timeout: options.timeout,
             insecure: options.insecure,
             credentials: options.credentials,
-        })
+        }
     }
 
     /// The client and runtime, made on first use; fails only when the HTTP

@@ -97,12 +97,11 @@ pub fn host_provider(args: &HostArgs) -> anyhow::Result<Option<Box<dyn Capabilit
 pub fn registry_client(args: &RegistryArgs) -> anyhow::Result<Registry> {
     let credentials =
         docker_config::load(args.docker_config.as_deref()).map_err(anyhow::Error::msg)?;
-    Registry::new(RegistryOptions {
+    Ok(Registry::new(RegistryOptions {
         insecure: args.insecure_registry.clone(),
         timeout: Duration::from_millis(args.lookup_timeout_ms),
         credentials,
-    })
-    .map_err(anyhow::Error::msg)
+    }))
 }
 
 /// Loads and compiles the policy `--policy` names: the file, or, for
