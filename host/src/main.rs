@@ -16,6 +16,7 @@ mod input;
 mod metadata;
 mod module_cache;
 mod output;
+mod payload;
 mod recorded;
 mod registry;
 mod runtime;

@@ -36,8 +36,54 @@ fn bench_settings() -> Value {
     })
 }
 
-fn payload(request: &Value, settings: &Value) -> Vec<u8> {
-    serde_json::to_vec(&json!({"request": request, "settings": settings})).unwrap()
+/// The settings both imagegate and trusted-repos-policy accept
+/// (`testdata/settings/bench-peer.yaml`), for the row BENCHMARKS.md sets
+/// against the module's `imagegate bench --compare`.
+fn bench_peer_settings() -> Value {
+    json!({
+        "registries": {
+            "allow": ["ghcr.io", "harbor.corp.example", "registry.k8s.io", "quay.io", "gcr.io",
+                      "mcr.microsoft.com", "public.ecr.aws", "registry.gitlab.com", "nvcr.io", "docker.io"]
+        },
+        "tags": {"reject": ["latest"]}
+    })
+}
+
+/// `{"request":…,"settings":…}` with the request's keys in the order of the
+/// file, as policy-server and imagegate's host write them (`uid`, `kind`,
+/// …, `operation`, `object`); a `serde_json::Value` would sort them and put
+/// `object` first.
+fn payload(request_json: &str, settings: &Value) -> Vec<u8> {
+    let mut out = b"{\"request\":".to_vec();
+    out.extend_from_slice(compact(request_json).as_bytes());
+    out.extend_from_slice(b",\"settings\":");
+    serde_json::to_writer(&mut out, settings).unwrap();
+    out.push(b'}');
+    out
+}
+
+/// The JSON text without whitespace outside strings.
+fn compact(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in json.chars() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if c == '"' {
+            in_string = true;
+            out.push(c);
+        } else if !c.is_whitespace() {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn reference(c: &mut Criterion) {
@@ -69,10 +115,10 @@ fn settings(c: &mut Criterion) {
 }
 
 fn validate(c: &mut Criterion) {
-    let request: Value =
-        serde_json::from_str(&testdata("requests/deployment_create.json")).unwrap();
+    let request = testdata("requests/deployment_create.json");
     let settings = bench_settings();
     let bytes = payload(&request, &settings);
+    let peer_bytes = payload(&request, &bench_peer_settings());
     let mut group = c.benchmark_group("validate");
     // Warm: the compiled settings are cached by their bytes, as in a reused
     // instance; cold: a changed settings object every call, as in a fresh
@@ -80,6 +126,10 @@ fn validate(c: &mut Criterion) {
     group.bench_function(
         "deployment 3+1 containers, 10 entries, cached settings",
         |b| b.iter(|| imagegate_policy::validate(black_box(&bytes), &Offline)),
+    );
+    group.bench_function(
+        "deployment 3+1 containers, bench-peer settings, cached settings",
+        |b| b.iter(|| imagegate_policy::validate(black_box(&peer_bytes), &Offline)),
     );
     let variants: Vec<Vec<u8>> = (0..64)
         .map(|i| {
@@ -105,7 +155,10 @@ fn validate(c: &mut Criterion) {
     let containers: Vec<Value> = (0..1000)
         .map(|i| json!({"name": format!("c{i}"), "image": format!("registry-{}.corp.example/team/app-{i}:1.0", i % 1000)}))
         .collect();
-    let big_request = json!({"uid": "u", "kind": {"kind": "Pod"}, "operation": "CREATE", "object": {"spec": {"containers": containers}}});
+    let big_request = format!(
+        r#"{{"uid":"u","kind":{{"kind":"Pod"}},"operation":"CREATE","object":{{"spec":{{"containers":{}}}}}}}"#,
+        Value::Array(containers)
+    );
     let many: Vec<String> = (0..1000)
         .map(|i| format!("registry-{i}.corp.example"))
         .collect();

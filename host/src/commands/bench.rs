@@ -19,7 +19,6 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use serde_json::json;
 
 use crate::capabilities::LogSink;
 use crate::cli::BenchArgs;
@@ -28,6 +27,7 @@ use crate::commands::{
 };
 use crate::input;
 use crate::module_cache::Origin;
+use crate::payload::validate_payload;
 use crate::runtime::GuestError;
 
 /// Summary of one row.
@@ -141,7 +141,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     let settings = load_settings(&args.settings)?;
     let recorded = load_recorded(recording)?;
     let settings_payload = serde_json::to_vec(&settings)?;
-    let payload = serde_json::to_vec(&json!({"request": request, "settings": settings}))?;
+    let payload = validate_payload(&request, &settings_payload)?;
 
     let start = Instant::now();
     let mut policy = load_policy_from(
@@ -187,8 +187,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
             Some(path) => input::load_settings_file(path)?,
             None => settings.clone(),
         };
-        let other_payload =
-            serde_json::to_vec(&json!({"request": request, "settings": other_settings}))?;
+        let other_payload = validate_payload(&request, &serde_json::to_vec(&other_settings)?)?;
         let other_policy = load_policy(other, args.limits.runtime_options(true, LogSink::Discard))?;
         let mut other_instance = other_policy
             .instantiate()

@@ -14,7 +14,7 @@
 
 use std::process::ExitCode;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::capabilities::LogSink;
 use crate::cli::{RunArgs, RunOutput};
@@ -26,6 +26,7 @@ use crate::input;
 use crate::output::{
     AdmissionResponse, SettingsValidationResponse, ValidationResponse, patch_of, text_verdict,
 };
+use crate::payload::validate_payload;
 
 /// Runs `imagegate run`.
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
@@ -52,7 +53,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         return Err(InvalidSettings(verdict.message).into());
     }
 
-    let payload = serde_json::to_vec(&json!({"request": request, "settings": settings}))?;
+    let payload = validate_payload(&request, &settings_payload)?;
     let response = ValidationResponse::from_guest(policy.validate(&payload));
 
     let object = request.get("object");

@@ -31,6 +31,7 @@ use crate::cli::{ScanArgs, ScanFormat};
 use crate::commands::{InvalidSettings, host_provider, load_policy_from, load_settings, start};
 use crate::input;
 use crate::output::{SettingsValidationResponse, ValidationResponse, patch_of};
+use crate::payload::write_validate_payload;
 use crate::runtime::{Instance, Policy};
 use crate::scan::inputs::{self, Found, Inputs, Object};
 use crate::scan::message::{parse_rejection, parse_violation};
@@ -145,11 +146,7 @@ impl Evaluator<'_> {
     /// state cannot be trusted after a trap); the failure is the object's.
     fn validate(&mut self, request: &Value) -> anyhow::Result<Result<ValidationResponse, String>> {
         self.payload.clear();
-        self.payload.extend_from_slice(b"{\"request\":");
-        serde_json::to_writer(&mut self.payload, request)?;
-        self.payload.extend_from_slice(b",\"settings\":");
-        self.payload.extend_from_slice(&self.settings);
-        self.payload.push(b'}');
+        write_validate_payload(&mut self.payload, request, &self.settings)?;
         match self.instance.validate(&self.payload) {
             Ok(reply) => Ok(
                 serde_json::from_slice::<ValidationResponse>(&reply).map_err(|e| {

@@ -122,20 +122,6 @@ fn found(value: Option<&Value>) -> String {
     }
 }
 
-/// The payload of the policy's `validate`: `{"request":…,"settings":…}`,
-/// with the settings bytes exactly as given, so that the guest's cache of
-/// compiled settings (keyed by those bytes) hits on every request.
-pub fn validate_payload(request: &Value, settings_json: &[u8]) -> Result<Vec<u8>, String> {
-    let request = serde_json::to_vec(request).map_err(|e| format!("cannot encode request: {e}"))?;
-    let mut payload = Vec::with_capacity(request.len() + settings_json.len() + 24);
-    payload.extend_from_slice(b"{\"request\":");
-    payload.extend_from_slice(&request);
-    payload.extend_from_slice(b",\"settings\":");
-    payload.extend_from_slice(settings_json);
-    payload.push(b'}');
-    Ok(payload)
-}
-
 /// The AdmissionResponse for the policy's answer, as `imagegate run` builds
 /// it; `/validate` drops the patch (a validating webhook cannot patch, and
 /// the API server runs mutating webhooks first, so `/validate` sees the
@@ -229,15 +215,6 @@ mod tests {
             review(json!({"apiVersion": API_VERSION, "kind": KIND, "request": {"uid": ""}}))
                 .map_err(|e| e.to_string()),
             Err("request.uid must be a non-empty string, found \"\"".into())
-        );
-    }
-
-    #[test]
-    fn the_payload_carries_the_settings_bytes_verbatim() {
-        let payload = validate_payload(&json!({"uid": "u"}), br#"{"b":1,  "a":2}"#);
-        assert_eq!(
-            payload.as_deref(),
-            Ok(&br#"{"request":{"uid":"u"},"settings":{"b":1,  "a":2}}"#[..])
         );
     }
 

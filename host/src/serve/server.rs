@@ -39,12 +39,11 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio_rustls::TlsAcceptor;
 
 use crate::output::ValidationResponse;
+use crate::payload::validate_payload;
 use crate::serve::metrics::{ErrorKind, Metrics};
 use crate::serve::pool::Pool;
 use crate::serve::reload::{CertStore, Reloaded, SettingsStore, reload_settings};
-use crate::serve::review::{
-    Endpoint, admission_response, parse_review, response_review, validate_payload,
-};
+use crate::serve::review::{Endpoint, admission_response, parse_review, response_review};
 
 /// The largest request body accepted: the API server's own limit on
 /// request bodies (3 MiB), so every object it admits fits.
@@ -359,7 +358,7 @@ async fn admission(
         }
         Err(reason) => {
             app.metrics.error(ErrorKind::Policy);
-            ValidationResponse::internal_error(&reason)
+            ValidationResponse::internal_error(&format!("cannot encode the request: {reason}"))
         }
     };
     let admission = admission_response(endpoint, &review, &validation);
