@@ -623,6 +623,12 @@ fn new_engine(options: &RuntimeOptions) -> Result<Engine, LoadError> {
     let slots = options.max_instances.max(1);
     let mut config = Config::new();
     config.epoch_interruption(true);
+    // For profiling only: `perf record` then names guest functions from
+    // /tmp/perf-PID.map (with IMAGEGATE_MODULE_CACHE=off and a module built
+    // without strip; BENCHMARKS.md).
+    if std::env::var_os("IMAGEGATE_PERFMAP").is_some() {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     let mut pool = PoolingAllocationConfig::new();
     pool.total_core_instances(slots)
         .total_memories(slots)
