@@ -15,7 +15,7 @@
 //! exactly the grammar that [`Reference::parse`](super::Reference::parse)
 //! uses.
 
-use super::ReferenceError;
+use super::{ReferenceError, ascii};
 
 /// Longest repository path (registry excluded), as distribution's
 /// `RepositoryNameTotalLengthMax`.
@@ -44,7 +44,7 @@ pub const LOCALHOST: &str = "localhost";
 /// assert_eq!(split_domain("example.com"), (None, "example.com"));
 /// ```
 pub fn split_domain(name: &str) -> (Option<&str>, &str) {
-    match name.split_once('/') {
+    match ascii::split_once(name, b'/') {
         Some((first, rest)) if looks_like_domain(first) => (Some(first), rest),
         _ => (None, name),
     }
@@ -69,7 +69,7 @@ pub fn split_host_port(domain: &str) -> (&str, Option<&str>) {
     if domain.starts_with('[') {
         // The port separator is the ':' right after the closing bracket; the
         // colons inside the brackets belong to the address.
-        return match domain.split_once(']') {
+        return match ascii::split_once(domain, b']') {
             Some((inside, rest)) => match rest.strip_prefix(':') {
                 Some(port) => (domain.get(..inside.len() + 1).unwrap_or(domain), Some(port)),
                 None => (domain, None),
@@ -77,7 +77,7 @@ pub fn split_host_port(domain: &str) -> (&str, Option<&str>) {
             None => (domain, None),
         };
     }
-    match domain.split_once(':') {
+    match ascii::split_once(domain, b':') {
         Some((host, port)) => (host, Some(port)),
         None => (domain, None),
     }
@@ -145,7 +145,7 @@ fn domain_problem(domain: &str) -> Option<DomainProblem<'_>> {
             return Some(DomainProblem::InvalidIpv6);
         }
     } else {
-        for component in host.split('.') {
+        for component in ascii::split(host, b'.') {
             if component.is_empty() {
                 return Some(DomainProblem::EmptyComponent);
             }
@@ -244,7 +244,7 @@ pub(super) fn check_path_components(path: &str) -> Result<(), ReferenceError> {
         });
     }
     let mut uppercase = false;
-    for component in path.split('/') {
+    for component in ascii::split(path, b'/') {
         if component.is_empty() {
             return Err(ReferenceError::EmptyPathComponent {
                 path: path.to_owned(),
@@ -409,6 +409,17 @@ pub fn parse_digest(s: &str) -> Result<(), ReferenceError> {
     Ok(())
 }
 
+/// Whether `s` is a digest [`parse_digest`] accepts, without building the
+/// error that says why not: `Reference::parse` asks this of every image.
+pub fn is_digest(s: &str) -> bool {
+    // sha256, sha384 and sha512 digests are 71, 103 and 135 bytes long.
+    matches!(s.len(), 71 | 103 | 135)
+        && ascii::split_once(s, b':').is_some_and(|(algorithm, hex)| {
+            digest_hex_length(algorithm) == Some(hex.len())
+                && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        })
+}
+
 /// `identifier = [a-f0-9]{64}`: an image ID, which
 /// `ParseNormalizedNamed` refuses to take as a name.
 pub fn is_hex_identifier(s: &str) -> bool {
@@ -421,9 +432,9 @@ pub fn is_hex_identifier(s: &str) -> bool {
 /// tag `5000`, as in distribution. The tag is returned as written (it may be
 /// empty, or contain further `:`), for [`check_tag`] to judge.
 pub fn split_tag(name_and_tag: &str) -> (&str, Option<&str>) {
-    let last_start = name_and_tag.rfind('/').map_or(0, |slash| slash + 1);
+    let last_start = ascii::rfind(name_and_tag, b'/').map_or(0, |slash| slash + 1);
     let last = name_and_tag.get(last_start..).unwrap_or_default();
-    match last.find(':') {
+    match ascii::find(last, b':') {
         Some(colon) => (
             name_and_tag
                 .get(..last_start + colon)
@@ -785,6 +796,28 @@ mod tests {
             parse_digest(""),
             Err(ReferenceError::EmptyDigest { input: "".into() })
         );
+    }
+
+    #[test]
+    fn is_digest_agrees_with_parse_digest() {
+        let hex64 = "a".repeat(64);
+        for input in [
+            format!("sha256:{hex64}"),
+            format!("sha384:{}", "0".repeat(96)),
+            format!("sha512:{}", "f".repeat(128)),
+            format!("sha256:{}", "A".repeat(64)),
+            format!("sha256:{hex64}a"),
+            format!("sha384:{hex64}"),
+            format!("SHA256:{hex64}"),
+            format!("md5:{hex64}"),
+            format!("sha256:{}", &hex64[1..]),
+            "ghcr.io/org/app:1.0".to_owned(),
+            "sha256:".to_owned(),
+            ":".to_owned(),
+            String::new(),
+        ] {
+            assert_eq!(is_digest(&input), parse_digest(&input).is_ok(), "{input:?}");
+        }
     }
 
     #[test]

@@ -51,6 +51,7 @@
 //! [`ReferenceError`] variants; this file assembles them into
 //! [`Reference::parse`].
 
+mod ascii;
 pub mod error;
 pub mod grammar;
 pub mod normalize;
@@ -128,7 +129,7 @@ impl Reference {
         // valid name there (docker.io/library/sha256, tag <hex>), but CRI
         // runtimes resolve it as a local image ID (containerd
         // `LocalResolve`), so no registry rule could apply to what runs.
-        if grammar::parse_digest(input).is_ok() {
+        if grammar::is_digest(input) {
             return Err(ReferenceError::ImageId {
                 input: input.to_owned(),
             });
@@ -137,7 +138,7 @@ impl Reference {
         // The digest is everything after the first '@' (no other part may
         // contain '@'); the tag is after the first ':' of the last
         // '/'-separated component; the rest is the name.
-        let (name_and_tag, digest) = match input.split_once('@') {
+        let (name_and_tag, digest) = match ascii::split_once(input, b'@') {
             Some((name_and_tag, digest)) => (name_and_tag, Some(digest)),
             None => (input, None),
         };
@@ -351,6 +352,10 @@ impl Hash for Reference {
 /// surrounding or inner whitespace and non-ASCII characters (Unicode
 /// look-alikes such as Cyrillic `а` must not pass for `a`).
 fn check_characters(input: &str) -> Result<(), ReferenceError> {
+    // Printable ASCII only, the case of every real image: nothing to report.
+    if !input.is_empty() && input.bytes().all(|b| b.is_ascii_graphic()) {
+        return Ok(());
+    }
     let (Some(first), Some(last)) = (input.chars().next(), input.chars().next_back()) else {
         return Err(ReferenceError::Empty);
     };
@@ -381,10 +386,11 @@ fn check_characters(input: &str) -> Result<(), ReferenceError> {
 /// and no runtime decodes it), except inside a leading `[...]`, where it
 /// starts an IPv6 zone id and [`grammar::check_domain`] says so.
 fn check_percent(input: &str) -> Result<(), ReferenceError> {
-    let Some(position) = input.find('%') else {
+    let Some(position) = ascii::find(input, b'%') else {
         return Ok(());
     };
-    let in_ipv6_host = input.starts_with('[') && position < input.find(']').unwrap_or(input.len());
+    let in_ipv6_host =
+        input.starts_with('[') && position < ascii::find(input, b']').unwrap_or(input.len());
     if in_ipv6_host {
         return Ok(());
     }

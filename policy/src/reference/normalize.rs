@@ -96,7 +96,7 @@ pub fn normalize_domain(domain: Option<&str>) -> &str {
 /// assert_eq!(official_prefix("ghcr.io", "nginx"), "");
 /// ```
 pub fn official_prefix(domain: &str, path: &str) -> &'static str {
-    if domain == DOCKER_HUB && !path.contains('/') {
+    if domain == DOCKER_HUB && super::ascii::find(path, b'/').is_none() {
         OFFICIAL_PREFIX
     } else {
         ""
