@@ -207,6 +207,35 @@ fn settings_with_thousands_of_entries_compile_and_decide() {
 }
 
 #[test]
+fn unreachable_allow_entries_are_found_among_thousands() {
+    // The check for allow entries a registry entry makes unreachable looks
+    // at registry entries against repository entries, which must not be a
+    // product of the two lists: 10,000 of each, plus 10,000 rejects.
+    const N: usize = 10_000;
+    let registries: Vec<String> = (0..N).map(|i| format!("registry-{i}.example.net")).collect();
+    let repositories: Vec<String> = (0..N).map(|i| format!("repos-{i}.example.org/team")).collect();
+    let rejects: Vec<String> = (0..N).map(|i| format!("repos-{i}.example.org/team/old")).collect();
+    let mut settings = json!({
+        "registries": {"allow": registries},
+        "repositories": {"allow": repositories, "reject": rejects},
+    });
+    assert!(validate_settings(settings.to_string().as_bytes()).valid);
+    // One repository on an allowed registry with no reject on its registry:
+    // found, and named.
+    settings["repositories"]["allow"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("registry-9999.example.net/team"));
+    let response = validate_settings(settings.to_string().as_bytes());
+    assert!(!response.valid);
+    let message = response.message.unwrap();
+    assert!(
+        message.contains("registries.allow[9999]") && message.contains("repositories.allow[10000]"),
+        "{message:.300}"
+    );
+}
+
+#[test]
 fn settings_problems_are_all_reported_however_many() {
     // 5,000 bad entries and 5,000 unknown keys: every one named, once.
     let bad: Vec<String> = (0..5000)

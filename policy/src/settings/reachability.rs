@@ -16,6 +16,8 @@
 //! The check is conservative: it refuses only when no reject entry could
 //! match any registry the covered entry names, so a refusal is always right.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use crate::matcher::registry::RegistryPattern;
 use crate::rules::source::SourceEntry;
 use crate::settings::raw::Reader;
@@ -28,22 +30,48 @@ const LISTED: usize = 5;
 /// then two different literal hosts may be one registry, and only wildcard
 /// coverage is judged.
 pub fn check_source_allows(r: &mut Reader, entries: &[SourceEntry], aliases: bool) {
+    // Linear in the entries (settings may hold thousands): the reject side is
+    // summarized once, and literal registries are looked up by name.
+    let rejects = Rejects::of(entries);
+    let unnarrowed: Vec<&SourceEntry> = entries
+        .iter()
+        .filter(|e| e.is_allow() && !e.is_registry_entry())
+        .filter(|e| !rejects.may_narrow(e.registry_pattern()))
+        .collect();
+    if unnarrowed.is_empty() {
+        return;
+    }
+    let mut by_registry: BTreeMap<String, Vec<&SourceEntry>> = BTreeMap::new();
+    if !aliases {
+        for &entry in unnarrowed
+            .iter()
+            .filter(|e| e.registry_pattern().is_exact())
+        {
+            by_registry
+                .entry(entry.registry_pattern().canonical())
+                .or_default()
+                .push(entry);
+        }
+    }
     let registry_allows = entries
         .iter()
         .filter(|e| e.is_allow() && e.is_registry_entry());
     for covering in registry_allows {
         let cover = covering.registry_pattern();
-        let covered: Vec<&SourceEntry> = entries
-            .iter()
-            .filter(|e| e.is_allow() && !e.is_registry_entry())
-            .filter(|e| {
-                let theirs = e.registry_pattern();
-                covers(cover, theirs, aliases)
-                    && !entries
-                        .iter()
-                        .any(|x| !x.is_allow() && may_overlap(x.registry_pattern(), theirs))
-            })
-            .collect();
+        let covered: Vec<&SourceEntry> = if cover.matches_any_host() {
+            unnarrowed
+                .iter()
+                .copied()
+                .filter(|e| covers(cover, e.registry_pattern(), aliases))
+                .collect()
+        } else if !aliases && cover.is_exact() {
+            by_registry
+                .get(&cover.canonical())
+                .cloned()
+                .unwrap_or_default()
+        } else {
+            continue;
+        };
         if covered.is_empty() {
             continue;
         }
@@ -84,12 +112,43 @@ fn covers(cover: &RegistryPattern, other: &RegistryPattern, aliases: bool) -> bo
     !aliases && cover.is_exact() && other.is_exact() && cover.canonical() == other.canonical()
 }
 
-/// Whether a reject entry's registry could match a registry `other` names;
-/// `true` unless both are literal hosts that differ.
-fn may_overlap(reject: &RegistryPattern, other: &RegistryPattern) -> bool {
-    match (reject.literal_host(), other.literal_host()) {
-        (Some(a), Some(b)) => a == b,
-        _ => true,
+/// The registries the reject entries name: a reject entry could narrow an
+/// allow entry unless both name literal hosts that differ.
+struct Rejects<'a> {
+    /// Whether there is any reject entry.
+    any: bool,
+    /// Whether some reject entry's host is a wildcard (it may match any
+    /// registry).
+    wildcard: bool,
+    /// The literal hosts of the others.
+    hosts: BTreeSet<&'a str>,
+}
+
+impl<'a> Rejects<'a> {
+    fn of(entries: &'a [SourceEntry]) -> Rejects<'a> {
+        let mut rejects = Rejects {
+            any: false,
+            wildcard: false,
+            hosts: BTreeSet::new(),
+        };
+        for entry in entries.iter().filter(|e| !e.is_allow()) {
+            rejects.any = true;
+            match entry.registry_pattern().literal_host() {
+                Some(host) => {
+                    rejects.hosts.insert(host);
+                }
+                None => rejects.wildcard = true,
+            }
+        }
+        rejects
+    }
+
+    /// Whether some reject entry could match a registry `allow` names.
+    fn may_narrow(&self, allow: &RegistryPattern) -> bool {
+        match allow.literal_host() {
+            Some(host) => self.wildcard || self.hosts.contains(host),
+            None => self.any,
+        }
     }
 }
 
