@@ -177,6 +177,7 @@ PEER_WASM ?=
 .PHONY: bench
 bench: policy.wasm $(HOST_BIN) ## criterion benchmarks of the core, imagegate bench of the module (PEER_WASM= to compare), and wrk on imagegate serve
 	$(CARGO) bench --locked -p imagegate-policy --bench core
+	$(CARGO) test --locked -q -p imagegate-policy --test allocations -- --nocapture allocations_per_validate
 	@size=$$(stat -c %s policy.wasm); echo "policy.wasm: $$size bytes (target: at most 524288)"; \
 	  [ "$$size" -le 524288 ] || { echo "policy.wasm is over its 512 KiB budget" >&2; exit 1; }
 	$(HOST_BIN) bench --policy policy.wasm --request $(BENCH_REQUEST) --settings testdata/settings/bench.yaml --fresh-instance
