@@ -116,7 +116,9 @@ fn allocations_per_validate_stay_few() {
     let four = allocations(&deployment(&images(4), 2));
     let sixteen = allocations(&deployment(&images(16), 2));
     let per_image = (sixteen - four) as f64 / 12.0;
-    println!("allocations per validate: 4 images {four}, 16 images {sixteen} ({per_image:.1} per image)");
+    println!(
+        "allocations per validate: 4 images {four}, 16 images {sixteen} ({per_image:.1} per image)"
+    );
     assert!(four <= 18, "{four} allocations for 4 images");
     assert!(per_image <= 2.5, "{per_image:.1} allocations per image");
 }

@@ -212,9 +212,15 @@ fn unreachable_allow_entries_are_found_among_thousands() {
     // at registry entries against repository entries, which must not be a
     // product of the two lists: 10,000 of each, plus 10,000 rejects.
     const N: usize = 10_000;
-    let registries: Vec<String> = (0..N).map(|i| format!("registry-{i}.example.net")).collect();
-    let repositories: Vec<String> = (0..N).map(|i| format!("repos-{i}.example.org/team")).collect();
-    let rejects: Vec<String> = (0..N).map(|i| format!("repos-{i}.example.org/team/old")).collect();
+    let registries: Vec<String> = (0..N)
+        .map(|i| format!("registry-{i}.example.net"))
+        .collect();
+    let repositories: Vec<String> = (0..N)
+        .map(|i| format!("repos-{i}.example.org/team"))
+        .collect();
+    let rejects: Vec<String> = (0..N)
+        .map(|i| format!("repos-{i}.example.org/team/old"))
+        .collect();
     let mut settings = json!({
         "registries": {"allow": registries},
         "repositories": {"allow": repositories, "reject": rejects},
