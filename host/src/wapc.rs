@@ -43,6 +43,9 @@ struct Invocation {
 /// Per-call waPC state: what the host is asking, and what each side answered.
 #[derive(Debug, Default)]
 pub struct WapcState {
+    /// The guest's `memory` export, found on the first host call: looking
+    /// it up by name costs a hash lookup per call.
+    memory: Option<Memory>,
     invocation: Option<Invocation>,
     guest_response: Option<Vec<u8>>,
     guest_error: Option<String>,
@@ -55,6 +58,7 @@ impl WapcState {
     /// stores the operation and payload that `__guest_request` will copy in.
     pub fn begin(&mut self, operation: &str, payload: &[u8]) {
         *self = WapcState {
+            memory: self.memory,
             invocation: Some(Invocation {
                 operation: operation.as_bytes().to_vec(),
                 payload: payload.to_vec(),
@@ -65,7 +69,13 @@ impl WapcState {
 
     /// Ends the guest call, returning what the guest answered.
     pub fn finish(&mut self) -> GuestAnswer {
-        let state = std::mem::take(self);
+        let state = std::mem::replace(
+            self,
+            WapcState {
+                memory: self.memory,
+                ..WapcState::default()
+            },
+        );
         GuestAnswer {
             response: state.guest_response,
             error: state.guest_error,
@@ -337,9 +347,18 @@ pub fn add_to_linker<T: WapcView>(linker: &mut Linker<T>) -> wasmtime::Result<()
 
 /// The guest's exported linear memory, looked up on every call (as the waPC
 /// hosts do) because the export is what the protocol names.
-fn memory<T>(caller: &mut Caller<'_, T>, function: &'static str) -> Result<Memory, WapcError> {
+fn memory<T: WapcView>(
+    caller: &mut Caller<'_, T>,
+    function: &'static str,
+) -> Result<Memory, WapcError> {
+    if let Some(memory) = caller.data_mut().wapc().memory {
+        return Ok(memory);
+    }
     match caller.get_export("memory") {
-        Some(Extern::Memory(memory)) => Ok(memory),
+        Some(Extern::Memory(memory)) => {
+            caller.data_mut().wapc().memory = Some(memory);
+            Ok(memory)
+        }
         _ => Err(WapcError::NoMemory { function }),
     }
 }
@@ -439,6 +458,7 @@ mod tests {
             host_response: Some(b"old".to_vec()),
             host_error: Some("old".into()),
             invocation: None,
+            memory: None,
         };
         state.begin("validate", b"{}");
         assert!(state.guest_response.is_none() && state.guest_error.is_none());
