@@ -43,9 +43,84 @@ pub fn split(s: &str, byte: u8) -> impl Iterator<Item = &str> {
     })
 }
 
+/// What one pass over an image string finds: whether it is all printable
+/// ASCII, and where the separators that split it into parts are. Parsing
+/// then needs no further pass over the whole string for them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Landmarks {
+    /// Not empty, and every byte is printable ASCII (`!` to `~`): no
+    /// whitespace, no control or non-ASCII character.
+    pub printable: bool,
+    /// The first `@`.
+    pub at: Option<usize>,
+    /// The first `%`.
+    pub percent: Option<usize>,
+    /// The first `/` before the first `@` (or anywhere, without `@`).
+    pub first_slash: Option<usize>,
+    /// The last `/` before the first `@` (or anywhere, without `@`).
+    pub last_slash: Option<usize>,
+}
+
+impl Landmarks {
+    /// One pass over `s`.
+    pub fn of(s: &str) -> Landmarks {
+        let mut marks = Landmarks {
+            printable: !s.is_empty(),
+            at: None,
+            percent: None,
+            first_slash: None,
+            last_slash: None,
+        };
+        for (i, b) in s.bytes().enumerate() {
+            match b {
+                b'/' if marks.at.is_none() => {
+                    marks.first_slash = marks.first_slash.or(Some(i));
+                    marks.last_slash = Some(i);
+                }
+                b'@' => marks.at = marks.at.or(Some(i)),
+                b'%' => marks.percent = marks.percent.or(Some(i)),
+                b'!'..=b'~' => {}
+                _ => marks.printable = false,
+            }
+        }
+        marks
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn landmarks_agree_with_separate_searches() {
+        for s in [
+            "",
+            "nginx",
+            "ghcr.io/org/app:1",
+            "a/b@sha256:x/y",
+            "@/",
+            "a%2f/b",
+            "a b/c",
+            "é/x",
+            "/",
+            "a@b@c",
+            "[::1]:5000/app@sha256:0",
+        ] {
+            let marks = Landmarks::of(s);
+            let before_at = s.split_once('@').map_or(s, |(name, _)| name);
+            assert_eq!(
+                marks,
+                Landmarks {
+                    printable: !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic()),
+                    at: s.find('@'),
+                    percent: s.find('%'),
+                    first_slash: before_at.find('/'),
+                    last_slash: before_at.rfind('/'),
+                },
+                "{s:?}"
+            );
+        }
+    }
 
     #[test]
     fn agrees_with_str() {

@@ -44,7 +44,13 @@ pub const LOCALHOST: &str = "localhost";
 /// assert_eq!(split_domain("example.com"), (None, "example.com"));
 /// ```
 pub fn split_domain(name: &str) -> (Option<&str>, &str) {
-    match ascii::split_once(name, b'/') {
+    split_domain_at(name, ascii::find(name, b'/'))
+}
+
+/// [`split_domain`], given where the first `/` of `name` is.
+pub(super) fn split_domain_at(name: &str, first_slash: Option<usize>) -> (Option<&str>, &str) {
+    let parts = first_slash.and_then(|at| Some((name.get(..at)?, name.get(at + 1..)?)));
+    match parts {
         Some((first, rest)) if looks_like_domain(first) => (Some(first), rest),
         _ => (None, name),
     }
@@ -432,7 +438,12 @@ pub fn is_hex_identifier(s: &str) -> bool {
 /// tag `5000`, as in distribution. The tag is returned as written (it may be
 /// empty, or contain further `:`), for [`check_tag`] to judge.
 pub fn split_tag(name_and_tag: &str) -> (&str, Option<&str>) {
-    let last_start = ascii::rfind(name_and_tag, b'/').map_or(0, |slash| slash + 1);
+    split_tag_at(name_and_tag, ascii::rfind(name_and_tag, b'/'))
+}
+
+/// [`split_tag`], given where the last `/` of `name_and_tag` is.
+pub(super) fn split_tag_at(name_and_tag: &str, last_slash: Option<usize>) -> (&str, Option<&str>) {
+    let last_start = last_slash.map_or(0, |slash| slash + 1);
     let last = name_and_tag.get(last_start..).unwrap_or_default();
     match ascii::find(last, b':') {
         Some(colon) => (

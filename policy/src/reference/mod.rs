@@ -119,7 +119,10 @@ impl Reference {
     /// assert!(Reference::parse("Nginx").is_err());
     /// ```
     pub fn parse(input: &str) -> Result<Reference, ReferenceError> {
-        check_characters(input)?;
+        let marks = ascii::Landmarks::of(input);
+        if !marks.printable {
+            check_characters(input)?;
+        }
         if grammar::is_hex_identifier(input) {
             return Err(ReferenceError::HexIdentifier {
                 input: input.to_owned(),
@@ -138,15 +141,19 @@ impl Reference {
         // The digest is everything after the first '@' (no other part may
         // contain '@'); the tag is after the first ':' of the last
         // '/'-separated component; the rest is the name.
-        let (name_and_tag, digest) = match ascii::split_once(input, b'@') {
+        let (name_and_tag, digest) = match marks
+            .at
+            .and_then(|at| Some((input.get(..at)?, input.get(at + 1..)?)))
+        {
             Some((name_and_tag, digest)) => (name_and_tag, Some(digest)),
             None => (input, None),
         };
-        let (name, tag) = grammar::split_tag(name_and_tag);
-        let (written_domain, written_path) = grammar::split_domain(name);
+        let (name, tag) = grammar::split_tag_at(name_and_tag, marks.last_slash);
+        // The first '/' is before the last one, so inside `name`.
+        let (written_domain, written_path) = grammar::split_domain_at(name, marks.first_slash);
 
-        check_percent(input)?;
-        if written_domain.is_none() && input.starts_with('[') && !name_and_tag.contains('/') {
+        check_percent(input, marks.percent)?;
+        if written_domain.is_none() && input.starts_with('[') && marks.first_slash.is_none() {
             // `[::1]:5000` alone: a registry with nothing after it. Without a
             // '/', distribution reads it as a path `[` with tag `:1]:5000`;
             // saying that would not help anyone.
@@ -352,10 +359,6 @@ impl Hash for Reference {
 /// surrounding or inner whitespace and non-ASCII characters (Unicode
 /// look-alikes such as Cyrillic `а` must not pass for `a`).
 fn check_characters(input: &str) -> Result<(), ReferenceError> {
-    // Printable ASCII only, the case of every real image: nothing to report.
-    if !input.is_empty() && input.bytes().all(|b| b.is_ascii_graphic()) {
-        return Ok(());
-    }
     let (Some(first), Some(last)) = (input.chars().next(), input.chars().next_back()) else {
         return Err(ReferenceError::Empty);
     };
@@ -385,8 +388,8 @@ fn check_characters(input: &str) -> Result<(), ReferenceError> {
 /// Rejects `%` (percent-encoding such as `%2e%2e` is not part of the grammar
 /// and no runtime decodes it), except inside a leading `[...]`, where it
 /// starts an IPv6 zone id and [`grammar::check_domain`] says so.
-fn check_percent(input: &str) -> Result<(), ReferenceError> {
-    let Some(position) = ascii::find(input, b'%') else {
+fn check_percent(input: &str, percent: Option<usize>) -> Result<(), ReferenceError> {
+    let Some(position) = percent else {
         return Ok(());
     };
     let in_ipv6_host =
