@@ -321,6 +321,14 @@ pub struct BenchArgs {
     #[arg(long, value_name = "FILE", requires = "compare")]
     pub compare_settings: Option<String>,
 
+    /// Also run the policy core compiled into this imagegate (native code,
+    /// the host's version of it) on the same payload, interleaved with the
+    /// module like `--compare`: what running as wasm costs. Both must answer
+    /// alike, so it is meant for imagegate's own policy.wasm of the same
+    /// version; lookups are refused on both sides.
+    #[arg(long, conflicts_with = "host_capabilities")]
+    pub native: bool,
+
     #[command(flatten)]
     pub registry: RegistryArgs,
 

@@ -1365,6 +1365,64 @@ fn bench_compare_interleaves_two_modules_and_prints_the_ratio() {
     );
 }
 
+#[test]
+fn bench_native_times_the_core_beside_the_module() {
+    let dir = TempDir::new("bench-native");
+    let request = dir.file("deployment.yaml", DEPLOYMENT_YAML);
+    let settings = dir.file("settings.yaml", "registries:\n  allow: [ghcr.io]\n");
+    let args = |policy: &Path| {
+        vec![
+            "bench".to_owned(),
+            "--request".into(),
+            p(&request).into(),
+            "--settings".into(),
+            p(&settings).into(),
+            "--policy".into(),
+            p(policy).into(),
+            "--iterations".into(),
+            "40".into(),
+            "--warmup".into(),
+            "1".into(),
+            "--native".into(),
+        ]
+    };
+    let run_with = |policy: &Path| {
+        let args = args(policy);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        imagegate(&args, None)
+    };
+    let run = run_with(&real_policy());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("validate, the module and the native core, interleaved"))
+        .unwrap_or_else(|| panic!("no native section:\n{}", run.stdout));
+    assert!(lines[at + 1].starts_with("validate "), "{}", run.stdout);
+    assert!(
+        lines[at + 2].trim_start().starts_with("--native "),
+        "{}",
+        run.stdout
+    );
+    let p50: f64 = lines[at + 3]
+        .strip_prefix("ratio (--policy / --native): p50 ")
+        .and_then(|r| r.split('x').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{}", lines[at + 3]));
+    assert!(p50 > 0.0);
+
+    // A module that answers otherwise is not the same evaluation: refused,
+    // with both answers shown.
+    let other = fake_policy(&dir, "other.wasm", |_, _| {});
+    let run = run_with(&other);
+    assert_ne!(run.code, 0, "{}", run.stdout);
+    assert!(
+        run.stderr.contains("answer differently") && run.stderr.contains(r#"{"accepted":true}"#),
+        "{}",
+        run.stderr
+    );
+}
+
 // ------------------------------------------------------------ guest output
 
 #[test]

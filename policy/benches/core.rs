@@ -127,9 +127,18 @@ fn validate(c: &mut Criterion) {
         "deployment 3+1 containers, 10 entries, cached settings",
         |b| b.iter(|| imagegate_policy::validate(black_box(&bytes), &Offline)),
     );
+    // What policy.wasm's `validate` export does, response serialized: the
+    // native side of the module-against-native comparison.
     group.bench_function(
-        "deployment 3+1 containers, bench-peer settings, cached settings",
-        |b| b.iter(|| imagegate_policy::validate(black_box(&peer_bytes), &Offline)),
+        "deployment 3+1 containers, bench-peer settings, cached settings, response serialized",
+        |b| {
+            b.iter(|| {
+                serde_json::to_vec(&imagegate_policy::validate(
+                    black_box(&peer_bytes),
+                    &Offline,
+                ))
+            })
+        },
     );
     let variants: Vec<Vec<u8>> = (0..64)
         .map(|i| {

@@ -19,6 +19,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use imagegate_policy::capabilities::Offline;
 
 use crate::capabilities::LogSink;
 use crate::cli::BenchArgs;
@@ -93,6 +94,22 @@ fn time_calls(
         samples.push(elapsed);
     }
     Ok(())
+}
+
+/// Checks that the module and the native core gave the same answer (as
+/// JSON values): otherwise `--native` would time two different things.
+fn same_answer(module: &[u8], native: &[u8]) -> anyhow::Result<()> {
+    let read = |bytes: &[u8]| serde_json::from_slice::<serde_json::Value>(bytes).ok();
+    if read(module).is_some() && read(module) == read(native) {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "--native: the module and imagegate's own core answer differently, so they are not \
+         the same evaluation (is --policy imagegate's policy.wasm of this version?)\n  \
+         module: {}\n  native: {}",
+        String::from_utf8_lossy(module),
+        String::from_utf8_lossy(native)
+    )
 }
 
 /// Rounds `--compare` splits its iterations into.
@@ -208,6 +225,35 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
             "ratio (--compare / --policy): p50 {:.2}x, mean {:.2}x",
             theirs.p50.as_secs_f64() / ours.p50.as_secs_f64().max(f64::MIN_POSITIVE),
             theirs.mean.as_secs_f64() / ours.mean.as_secs_f64().max(f64::MIN_POSITIVE),
+        ))?;
+    }
+
+    if args.native {
+        // The same evaluation natively: what the module's `validate` export
+        // does (evaluate, serialize the response), in this process.
+        let mut native = || -> Result<Vec<u8>, GuestError> {
+            Ok(
+                serde_json::to_vec(&imagegate_policy::validate(&payload, &Offline))
+                    .unwrap_or_default(),
+            )
+        };
+        same_answer(&instance.validate(&payload)?, &native()?)?;
+        let (module, native) = interleaved(
+            args.warmup,
+            args.iterations,
+            || instance.validate(&payload),
+            &mut native,
+        )
+        .context("validate failed")?;
+        print_line(&format!(
+            "validate, the module and the native core, interleaved in {ROUNDS} rounds:"
+        ))?;
+        print_line(&row("validate", "reused", &module))?;
+        print_line(&row("  --native", "-", &native))?;
+        print_line(&format!(
+            "ratio (--policy / --native): p50 {:.2}x, mean {:.2}x",
+            module.p50.as_secs_f64() / native.p50.as_secs_f64().max(f64::MIN_POSITIVE),
+            module.mean.as_secs_f64() / native.mean.as_secs_f64().max(f64::MIN_POSITIVE),
         ))?;
     }
 
