@@ -200,6 +200,7 @@ bench: policy.wasm $(HOST_BIN) ## criterion benchmarks of the core, imagegate be
 	  $(HOST_BIN) bench --policy $(PEER_WASM) --request $(BENCH_REQUEST) --settings testdata/settings/bench-peer.yaml --fresh-instance --iterations 200 --warmup 10; \
 	  $(HOST_BIN) bench --policy policy.wasm --compare $(PEER_WASM) --request $(BENCH_REQUEST) --settings testdata/settings/bench-peer.yaml --iterations 4000; \
 	fi
+	$(HOST_BIN) bench --policy policy.wasm --native --request $(BENCH_REQUEST) --settings testdata/settings/bench-peer.yaml --iterations 4000
 	@# imagegate run as a whole process, warm compiled-module cache (hyperfine: apt-get install -y hyperfine)
 	@if command -v hyperfine >/dev/null; then \
 	  hyperfine -N --warmup 5 --runs 100 '$(HOST_BIN) run --policy policy.wasm --request $(BENCH_REQUEST) --settings testdata/settings/bench.yaml --output text'; \
