@@ -112,15 +112,19 @@ lint: fuzz-build ## clippy on every crate and target (the fuzz targets too), war
 	$(CARGO) clippy --locked -p imagegate-policy --target $(WASM_TARGET) -- -D warnings
 	$(CARGO) clippy --locked -p imagegate-policy --no-default-features --features js --target $(JS_TARGET) -- -D warnings
 
+# The tests' compiled modules (many small fake ones) go to a cache inside
+# target/, not to the user's ~/.cache/imagegate.
+TEST_CACHE_DIR := $(CURDIR)/target/test-cache
+
 .PHONY: unit-tests
 # --release so the tests reuse the host's release build of wasmtime instead of
 # compiling it a second time in the dev profile.
 unit-tests: policy.wasm $(HOST_BIN) ## unit, doc and case tests of the core and the host
-	$(CARGO) test --locked --release --workspace
+	IMAGEGATE_CACHE_DIR=$(TEST_CACHE_DIR) $(CARGO) test --locked --release --workspace
 
 .PHONY: e2e-tests
 e2e-tests: annotated-policy.wasm $(HOST_BIN) ## bats end-to-end tests through the built module
-	bats e2e-tests
+	IMAGEGATE_CACHE_DIR=$(TEST_CACHE_DIR) bats e2e-tests
 
 .PHONY: cases-bats
 cases-bats: ## regenerate e2e-tests/cases.bats (one test per testdata/cases case) after adding a case
