@@ -96,6 +96,30 @@ fn time_calls(
     Ok(())
 }
 
+/// Prints an interleaved measurement: a heading, one row per side, and the
+/// ratio `over / under` of p50s and of means.
+fn print_interleaved(
+    what: &str,
+    rows: [(&str, &str, &Stats); 2],
+    ratio: &str,
+    (over, under): (&Stats, &Stats),
+) -> anyhow::Result<()> {
+    let divide =
+        |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64().max(f64::MIN_POSITIVE);
+    print_line(&format!(
+        "validate, {what}, interleaved in {ROUNDS} rounds:"
+    ))?;
+    for (operation, instance, stats) in rows {
+        print_line(&row(operation, instance, stats))?;
+    }
+    print_line(&format!(
+        "ratio ({ratio}): p50 {:.2}x, mean {:.2}x",
+        divide(over.p50, under.p50),
+        divide(over.mean, under.mean),
+    ))?;
+    Ok(())
+}
+
 /// Checks that the module and the native core gave the same answer (as
 /// JSON values): otherwise `--native` would time two different things.
 fn same_answer(module: &[u8], native: &[u8]) -> anyhow::Result<()> {
@@ -216,16 +240,15 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
             || other_instance.validate(&other_payload),
         )
         .context("validate failed")?;
-        print_line(&format!(
-            "validate, reused instances, interleaved in {ROUNDS} rounds:"
-        ))?;
-        print_line(&row("validate", "reused", &ours))?;
-        print_line(&row("  --compare", "reused", &theirs))?;
-        print_line(&format!(
-            "ratio (--compare / --policy): p50 {:.2}x, mean {:.2}x",
-            theirs.p50.as_secs_f64() / ours.p50.as_secs_f64().max(f64::MIN_POSITIVE),
-            theirs.mean.as_secs_f64() / ours.mean.as_secs_f64().max(f64::MIN_POSITIVE),
-        ))?;
+        print_interleaved(
+            "reused instances",
+            [
+                ("validate", "reused", &ours),
+                ("  --compare", "reused", &theirs),
+            ],
+            "--compare / --policy",
+            (&theirs, &ours),
+        )?;
     }
 
     if args.native {
@@ -245,16 +268,15 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
             &mut native,
         )
         .context("validate failed")?;
-        print_line(&format!(
-            "validate, the module and the native core, interleaved in {ROUNDS} rounds:"
-        ))?;
-        print_line(&row("validate", "reused", &module))?;
-        print_line(&row("  --native", "-", &native))?;
-        print_line(&format!(
-            "ratio (--policy / --native): p50 {:.2}x, mean {:.2}x",
-            module.p50.as_secs_f64() / native.p50.as_secs_f64().max(f64::MIN_POSITIVE),
-            module.mean.as_secs_f64() / native.mean.as_secs_f64().max(f64::MIN_POSITIVE),
-        ))?;
+        print_interleaved(
+            "the module and the native core",
+            [
+                ("validate", "reused", &module),
+                ("  --native", "-", &native),
+            ],
+            "--policy / --native",
+            (&module, &native),
+        )?;
     }
 
     if args.fresh_instance {
