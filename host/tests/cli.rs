@@ -1297,6 +1297,28 @@ fn bench_prints_a_row_per_measurement() {
     }
 }
 
+/// Checks an interleaved section of `bench` (heading, the `--policy` row,
+/// the `other` row, and a ratio line with a positive p50 ratio).
+fn interleaved_ratio(stdout: &str, what: &str, other: &str, ratio: &str) {
+    let lines: Vec<&str> = stdout.lines().collect();
+    let heading = format!("validate, {what}, interleaved in 20 rounds:");
+    let at = lines
+        .iter()
+        .position(|l| *l == heading)
+        .unwrap_or_else(|| panic!("no {heading:?} in:\n{stdout}"));
+    assert!(lines[at + 1].starts_with("validate "), "{stdout}");
+    assert!(
+        lines[at + 2].trim_start().starts_with(&format!("{other} ")),
+        "{stdout}"
+    );
+    let p50: f64 = lines[at + 3]
+        .strip_prefix(&format!("ratio ({ratio}): p50 "))
+        .and_then(|r| r.split('x').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{}", lines[at + 3]));
+    assert!(p50 > 0.0, "{stdout}");
+}
+
 #[test]
 fn bench_compare_interleaves_two_modules_and_prints_the_ratio() {
     let dir = TempDir::new("bench-compare");
@@ -1322,24 +1344,12 @@ fn bench_compare_interleaves_two_modules_and_prints_the_ratio() {
         None,
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let lines: Vec<&str> = run.stdout.lines().collect();
-    let at = lines
-        .iter()
-        .position(|l| l.starts_with("validate, reused instances, interleaved in 20 rounds"))
-        .unwrap_or_else(|| panic!("no interleaved section:\n{}", run.stdout));
-    assert!(lines[at + 1].starts_with("validate "), "{}", run.stdout);
-    assert!(
-        lines[at + 2].trim_start().starts_with("--compare "),
-        "{}",
-        run.stdout
+    interleaved_ratio(
+        &run.stdout,
+        "reused instances",
+        "--compare",
+        "--compare / --policy",
     );
-    let ratio = lines[at + 3];
-    let p50: f64 = ratio
-        .strip_prefix("ratio (--compare / --policy): p50 ")
-        .and_then(|r| r.split('x').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("{ratio}"));
-    assert!(p50 > 0.0, "{ratio}");
 
     // Settings for the other module are read like --settings: a bad file is
     // an input error.
@@ -1393,23 +1403,12 @@ fn bench_native_times_the_core_beside_the_module() {
     };
     let run = run_with(&real_policy());
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let lines: Vec<&str> = run.stdout.lines().collect();
-    let at = lines
-        .iter()
-        .position(|l| l.starts_with("validate, the module and the native core, interleaved"))
-        .unwrap_or_else(|| panic!("no native section:\n{}", run.stdout));
-    assert!(lines[at + 1].starts_with("validate "), "{}", run.stdout);
-    assert!(
-        lines[at + 2].trim_start().starts_with("--native "),
-        "{}",
-        run.stdout
+    interleaved_ratio(
+        &run.stdout,
+        "the module and the native core",
+        "--native",
+        "--policy / --native",
     );
-    let p50: f64 = lines[at + 3]
-        .strip_prefix("ratio (--policy / --native): p50 ")
-        .and_then(|r| r.split('x').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("{}", lines[at + 3]));
-    assert!(p50 > 0.0);
 
     // A module that answers otherwise is not the same evaluation: refused,
     // with both answers shown.
