@@ -56,13 +56,17 @@ pub fn check_source_allows(r: &mut Reader, entries: &[SourceEntry], aliases: boo
     let registry_allows = entries
         .iter()
         .filter(|e| e.is_allow() && e.is_registry_entry());
+    // Only the coverage that is certain: a match-all-hosts entry over the
+    // entries it matches whatever their host; a literal registry over the
+    // entries of the same literal registry (not when aliases may make two
+    // literal hosts one registry).
     for covering in registry_allows {
         let cover = covering.registry_pattern();
         let covered: Vec<&SourceEntry> = if cover.matches_any_host() {
             unnarrowed
                 .iter()
                 .copied()
-                .filter(|e| covers(cover, e.registry_pattern(), aliases))
+                .filter(|e| any_host_covers(cover, e.registry_pattern()))
                 .collect()
         } else if !aliases && cover.is_exact() {
             by_registry
@@ -102,21 +106,16 @@ pub fn check_source_allows(r: &mut Reader, entries: &[SourceEntry], aliases: boo
     }
 }
 
-/// Whether `cover` matches every registry `other` can match. Only the
-/// shapes that are certain: `*:*`; `*` over entries on the default port;
-/// the same literal registry.
-fn covers(cover: &RegistryPattern, other: &RegistryPattern, aliases: bool) -> bool {
-    if cover.matches_any_host() {
-        return cover.matches_any_port() || cover.same_port_as(other);
-    }
-    !aliases && cover.is_exact() && other.is_exact() && cover.canonical() == other.canonical()
+/// Whether `cover`, an entry whose host is `*`, matches every registry
+/// `other` can match: `*:*` matches them all, `*` only those on its own port
+/// (the default one, or the same literal port).
+fn any_host_covers(cover: &RegistryPattern, other: &RegistryPattern) -> bool {
+    cover.matches_any_port() || cover.same_port_as(other)
 }
 
 /// The registries the reject entries name: a reject entry could narrow an
 /// allow entry unless both name literal hosts that differ.
 struct Rejects<'a> {
-    /// Whether there is any reject entry.
-    any: bool,
     /// Whether some reject entry's host is a wildcard (it may match any
     /// registry).
     wildcard: bool,
@@ -127,12 +126,10 @@ struct Rejects<'a> {
 impl<'a> Rejects<'a> {
     fn of(entries: &'a [SourceEntry]) -> Rejects<'a> {
         let mut rejects = Rejects {
-            any: false,
             wildcard: false,
             hosts: BTreeSet::new(),
         };
         for entry in entries.iter().filter(|e| !e.is_allow()) {
-            rejects.any = true;
             match entry.registry_pattern().literal_host() {
                 Some(host) => {
                     rejects.hosts.insert(host);
@@ -147,7 +144,7 @@ impl<'a> Rejects<'a> {
     fn may_narrow(&self, allow: &RegistryPattern) -> bool {
         match allow.literal_host() {
             Some(host) => self.wildcard || self.hosts.contains(host),
-            None => self.any,
+            None => self.wildcard || !self.hosts.is_empty(),
         }
     }
 }
