@@ -20,7 +20,12 @@ pub fn rfind(s: &str, byte: u8) -> Option<usize> {
 
 /// `s` split around the first `byte`, which belongs to neither part.
 pub fn split_once(s: &str, byte: u8) -> Option<(&str, &str)> {
-    let at = find(s, byte)?;
+    split_around(s, find(s, byte)?)
+}
+
+/// `s` before and after the one-byte separator at `at` (a position found by
+/// this module or by [`Landmarks`]).
+pub fn split_around(s: &str, at: usize) -> Option<(&str, &str)> {
     Some((s.get(..at)?, s.get(at + 1..)?))
 }
 

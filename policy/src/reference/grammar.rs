@@ -49,8 +49,7 @@ pub fn split_domain(name: &str) -> (Option<&str>, &str) {
 
 /// [`split_domain`], given where the first `/` of `name` is.
 pub(super) fn split_domain_at(name: &str, first_slash: Option<usize>) -> (Option<&str>, &str) {
-    let parts = first_slash.and_then(|at| Some((name.get(..at)?, name.get(at + 1..)?)));
-    match parts {
+    match first_slash.and_then(|at| ascii::split_around(name, at)) {
         Some((first, rest)) if looks_like_domain(first) => (Some(first), rest),
         _ => (None, name),
     }

@@ -141,10 +141,7 @@ impl Reference {
         // The digest is everything after the first '@' (no other part may
         // contain '@'); the tag is after the first ':' of the last
         // '/'-separated component; the rest is the name.
-        let (name_and_tag, digest) = match marks
-            .at
-            .and_then(|at| Some((input.get(..at)?, input.get(at + 1..)?)))
-        {
+        let (name_and_tag, digest) = match marks.at.and_then(|at| ascii::split_around(input, at)) {
             Some((name_and_tag, digest)) => (name_and_tag, Some(digest)),
             None => (input, None),
         };
