@@ -624,8 +624,8 @@ fn new_engine(options: &RuntimeOptions) -> Result<Engine, LoadError> {
     let mut config = Config::new();
     config.epoch_interruption(true);
     // For profiling only: `perf record` then names guest functions from
-    // /tmp/perf-PID.map (with IMAGEGATE_MODULE_CACHE=off and a module built
-    // without strip; BENCHMARKS.md).
+    // /tmp/perf-PID.map (with IMAGEGATE_MODULE_CACHE=off and a module that
+    // keeps its names: README "Development").
     if std::env::var_os("IMAGEGATE_PERFMAP").is_some() {
         config.profiler(wasmtime::ProfilingStrategy::PerfMap);
     }

@@ -43,8 +43,8 @@ struct Invocation {
 /// Per-call waPC state: what the host is asking, and what each side answered.
 #[derive(Debug, Default)]
 pub struct WapcState {
-    /// The guest's `memory` export, found on the first host call: looking
-    /// it up by name costs a hash lookup per call.
+    /// The guest's `memory` export, kept from the first host call of the
+    /// instance (see [`memory`]).
     memory: Option<Memory>,
     invocation: Option<Invocation>,
     guest_response: Option<Vec<u8>>,
@@ -345,8 +345,9 @@ pub fn add_to_linker<T: WapcView>(linker: &mut Linker<T>) -> wasmtime::Result<()
     Ok(())
 }
 
-/// The guest's exported linear memory, looked up on every call (as the waPC
-/// hosts do) because the export is what the protocol names.
+/// The guest's exported linear memory: the export named `memory`, as the
+/// protocol says, looked up by name on the first host call of an instance
+/// and kept in its [`WapcState`] after that.
 fn memory<T: WapcView>(
     caller: &mut Caller<'_, T>,
     function: &'static str,

@@ -1380,26 +1380,24 @@ fn bench_native_times_the_core_beside_the_module() {
     let dir = TempDir::new("bench-native");
     let request = dir.file("deployment.yaml", DEPLOYMENT_YAML);
     let settings = dir.file("settings.yaml", "registries:\n  allow: [ghcr.io]\n");
-    let args = |policy: &Path| {
-        vec![
-            "bench".to_owned(),
-            "--request".into(),
-            p(&request).into(),
-            "--settings".into(),
-            p(&settings).into(),
-            "--policy".into(),
-            p(policy).into(),
-            "--iterations".into(),
-            "40".into(),
-            "--warmup".into(),
-            "1".into(),
-            "--native".into(),
-        ]
-    };
     let run_with = |policy: &Path| {
-        let args = args(policy);
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        imagegate(&args, None)
+        imagegate(
+            &[
+                "bench",
+                "--request",
+                p(&request),
+                "--settings",
+                p(&settings),
+                "--policy",
+                p(policy),
+                "--iterations",
+                "40",
+                "--warmup",
+                "1",
+                "--native",
+            ],
+            None,
+        )
     };
     let run = run_with(&real_policy());
     assert_eq!(run.code, 0, "{}", run.stderr);

@@ -124,7 +124,8 @@ fn print_interleaved(
 /// JSON values): otherwise `--native` would time two different things.
 fn same_answer(module: &[u8], native: &[u8]) -> anyhow::Result<()> {
     let read = |bytes: &[u8]| serde_json::from_slice::<serde_json::Value>(bytes).ok();
-    if read(module).is_some() && read(module) == read(native) {
+    let answer = read(module);
+    if answer.is_some() && answer == read(native) {
         return Ok(());
     }
     anyhow::bail!(
