@@ -32,14 +32,13 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Mutex;
 
 use base64::Engine as _;
 use serde_json::{Value, json};
 
 mod common;
 
-use common::{real_policy, root};
+use common::{failures_in_parallel, real_policy, root};
 
 /// The prefix of the policy's `validate` message for settings that are not valid.
 const INVALID_SETTINGS_PREFIX: &str = "invalid settings: ";
@@ -237,28 +236,12 @@ fn every_case_through_the_host() {
     );
 
     // Each run compiles the module (~0.3 s): a few threads, one queue.
-    let queue = Mutex::new(files.iter());
-    let failures = Mutex::new(Vec::new());
     let threads = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
         .clamp(2, 8);
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                loop {
-                    let Some(file) = queue.lock().unwrap().next() else {
-                        break;
-                    };
-                    if let Err(failure) = run_case(file, &policy, &dir.0) {
-                        failures.lock().unwrap().push(failure);
-                    }
-                }
-            });
-        }
+    let failures = failures_in_parallel(files.iter(), threads, |file| {
+        run_case(file, &policy, &dir.0).err()
     });
-
-    let mut failures = failures.into_inner().unwrap();
-    failures.sort();
     assert!(
         failures.is_empty(),
         "{} of {} cases differ:\n{}",

@@ -40,7 +40,7 @@ use serde_json::{Value, json};
 
 mod common;
 
-use common::{real_policy, root};
+use common::{failures_in_parallel, real_policy, root};
 
 /// A directory of one test, under cargo's temporary directory for
 /// integration tests (`target/tmp`), removed when dropped.
@@ -365,6 +365,19 @@ impl Server {
         }
     }
 
+    /// Waits (bounded) until the server's stderr contains `text`.
+    fn wait_for_log(&self, text: &str) {
+        let start = Instant::now();
+        while !self.stderr.lock().unwrap().contains(text) {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "no {text:?} on stderr: {}",
+                self.stderr.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     fn signal(&self, name: &str) {
         let status = Command::new("kill")
             .arg(format!("-{name}"))
@@ -563,23 +576,9 @@ fn every_case_through_the_server_as_through_imagegate_run() {
     assert!(count > 20, "expected the case table, found {count} cases");
 
     let groups: Vec<Group> = groups.into_values().collect();
-    let queue = Mutex::new(groups.iter().enumerate());
-    let failures = Mutex::new(Vec::new());
-    std::thread::scope(|scope| {
-        for _ in 0..2 {
-            scope.spawn(|| {
-                loop {
-                    let Some((index, group)) = queue.lock().unwrap().next() else {
-                        break;
-                    };
-                    let found = run_group(&policy, &dir, index, group);
-                    failures.lock().unwrap().extend(found);
-                }
-            });
-        }
+    let failures = failures_in_parallel(groups.iter().enumerate(), 2, |(index, group)| {
+        run_group(&policy, &dir, index, group)
     });
-    let mut failures = failures.into_inner().unwrap();
-    failures.sort();
     assert!(
         failures.is_empty(),
         "{} differences over {count} cases:\n{}",
@@ -876,16 +875,7 @@ fn sighup_reloads_the_certificate_and_refuses_a_broken_one() {
     std::fs::rename(dir.join("new.key"), &key).unwrap();
     assert_ne!(serial(&cert), before);
     server.signal("HUP");
-    let start = Instant::now();
-    while !server
-        .stderr
-        .lock()
-        .unwrap()
-        .contains("TLS certificate reloaded")
-    {
-        assert!(start.elapsed() < Duration::from_secs(30), "no reload");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    server.wait_for_log("TLS certificate reloaded");
     // The new certificate is the one served, and it works.
     assert_eq!(served_certificate(server.addr), certificate_in(&cert));
     assert_eq!(https(server.addr, "GET", "/healthz", b"").status, 200);
@@ -893,16 +883,7 @@ fn sighup_reloads_the_certificate_and_refuses_a_broken_one() {
     // A key that does not match: refused, the renewed pair stays.
     std::fs::copy(&pki.key, &key).unwrap();
     server.signal("HUP");
-    let start = Instant::now();
-    while !server
-        .stderr
-        .lock()
-        .unwrap()
-        .contains("TLS certificate reload refused")
-    {
-        assert!(start.elapsed() < Duration::from_secs(30), "no refusal");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    server.wait_for_log("TLS certificate reload refused");
     assert_eq!(served_certificate(server.addr), certificate_in(&cert));
     assert_eq!(https(server.addr, "GET", "/healthz", b"").status, 200);
 }

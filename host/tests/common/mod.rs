@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 /// The workspace root: testdata, policy.wasm and the README live there.
 pub fn root() -> PathBuf {
@@ -23,4 +24,35 @@ pub fn real_policy() -> PathBuf {
         path.display()
     );
     path
+}
+
+/// Runs `check` on every item, `threads` at a time from one queue, and
+/// returns every failure it reported, sorted (the case-table runners: each
+/// check starts an imagegate process).
+pub fn failures_in_parallel<T, F>(
+    items: impl Iterator<Item = T> + Send,
+    threads: usize,
+    check: impl Fn(T) -> F + Sync,
+) -> Vec<String>
+where
+    F: IntoIterator<Item = String>,
+{
+    let queue = Mutex::new(items);
+    let failures = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let Some(item) = queue.lock().unwrap().next() else {
+                        break;
+                    };
+                    let found = check(item);
+                    failures.lock().unwrap().extend(found);
+                }
+            });
+        }
+    });
+    let mut failures = failures.into_inner().unwrap();
+    failures.sort();
+    failures
 }
