@@ -13,11 +13,7 @@ load helpers
 load registry
 
 setup_file() {
-  require_tools
-  export REGISTRY_WORK="$BATS_FILE_TMPDIR"
-  export HOME="$REGISTRY_WORK/home"
-  mkdir -p "$HOME"
-  unset DOCKER_CONFIG
+  registry_sandbox
   # Pulled policies go here (and the module cache too), never to the user's.
   export IMAGEGATE_CACHE_DIR="$REGISTRY_WORK/cache"
   export REG="127.0.0.1:$(free_port)"

@@ -18,6 +18,17 @@ require_tools() {
   fi
 }
 
+# The start of a registry file's setup_file: the tools, $REGISTRY_WORK (the
+# file's scratch directory) and a HOME of its own there, so that no test
+# reads the user's own registry credentials.
+registry_sandbox() {
+  require_tools || return 1
+  export REGISTRY_WORK="$BATS_FILE_TMPDIR"
+  export HOME="$REGISTRY_WORK/home"
+  mkdir -p "$HOME"
+  unset DOCKER_CONFIG
+}
+
 # A TCP port on 127.0.0.1 (or on ::1 with `free_port ::1`) that nothing
 # listens on right now.
 free_port() {

@@ -15,12 +15,7 @@ load helpers
 load registry
 
 setup_file() {
-  require_tools
-  export REGISTRY_WORK="$BATS_FILE_TMPDIR"
-  # Never read the user's own registry credentials.
-  export HOME="$REGISTRY_WORK/home"
-  mkdir -p "$HOME"
-  unset DOCKER_CONFIG
+  registry_sandbox
 
   # Images: one single-platform image (tag v1), and a multi-arch index over
   # two images (tag multi), written as an OCI layout.
