@@ -38,7 +38,7 @@ use serde_json::{Value, json};
 
 mod common;
 
-use common::{failures_in_parallel, real_policy, root};
+use common::{case_fixture, case_object, failures_in_parallel, real_policy, root};
 
 /// The prefix of the policy's `validate` message for settings that are not valid.
 const INVALID_SETTINGS_PREFIX: &str = "invalid settings: ";
@@ -68,32 +68,10 @@ impl Drop for TempDir {
 /// The request file a case describes and the uid its response must carry.
 fn request_file(case: &Value, name: &str, dir: &Path) -> (PathBuf, String) {
     if let Some(fixture) = case.get("request") {
-        let fixture = fixture.as_str().expect("`request` names a fixture file");
-        let path = root().join("testdata/requests").join(fixture);
-        let text =
-            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let document: Value =
-            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let request = if document["kind"] == "AdmissionReview" {
-            &document["request"]
-        } else {
-            &document
-        };
-        let uid = request["uid"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{}: no uid", path.display()))
-            .to_owned();
+        let (path, _, uid) = case_fixture(fixture);
         return (path, uid);
     }
-    let object = if let Some(image) = case.get("image") {
-        json!({"apiVersion": "v1", "kind": "Pod",
-               "metadata": {"name": "app", "namespace": "default"},
-               "spec": {"containers": [{"name": "app", "image": image}]}})
-    } else {
-        case.get("object")
-            .unwrap_or_else(|| panic!("{name}: no request, image or object"))
-            .clone()
-    };
+    let object = case_object(name, case);
     let path = dir.join(format!("{name}.json"));
     std::fs::write(&path, object.to_string()).expect("write request");
     (path, "imagegate-run".to_owned())

@@ -40,7 +40,7 @@ use serde_json::{Value, json};
 
 mod common;
 
-use common::{failures_in_parallel, real_policy, root};
+use common::{case_fixture, case_object, failures_in_parallel, real_policy, root};
 
 /// A directory of one test, under cargo's temporary directory for
 /// integration tests (`target/tmp`), removed when dropped.
@@ -352,30 +352,32 @@ impl Server {
             .find_map(|l| l.strip_prefix(line_start)?.trim().parse().ok())
     }
 
-    /// Waits (bounded) until `metric` reaches `value`.
-    fn wait_for_metric(&self, metric: &str, value: f64) {
+    /// Polls every 20 ms while `waiting` holds; fails after 30 s, saying
+    /// `what` never happened, with the server's stderr.
+    fn wait_while(&self, what: &str, mut waiting: impl FnMut() -> bool) {
         let start = Instant::now();
-        while self.metric(metric) < Some(value) {
+        while waiting() {
             assert!(
                 start.elapsed() < Duration::from_secs(30),
-                "{metric} never reached {value}; stderr: {}",
+                "{what}; stderr: {}",
                 self.stderr.lock().unwrap()
             );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
 
+    /// Waits (bounded) until `metric` reaches `value`.
+    fn wait_for_metric(&self, metric: &str, value: f64) {
+        self.wait_while(&format!("{metric} never reached {value}"), || {
+            self.metric(metric) < Some(value)
+        });
+    }
+
     /// Waits (bounded) until the server's stderr contains `text`.
     fn wait_for_log(&self, text: &str) {
-        let start = Instant::now();
-        while !self.stderr.lock().unwrap().contains(text) {
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "no {text:?} on stderr: {}",
-                self.stderr.lock().unwrap()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.wait_while(&format!("no {text:?} on stderr"), || {
+            !self.stderr.lock().unwrap().contains(text)
+        });
     }
 
     fn signal(&self, name: &str) {
@@ -411,28 +413,10 @@ fn wrapped(object: Value) -> Value {
 /// The AdmissionReview a case describes and the uid its response must carry.
 fn case_review(case: &Value, name: &str) -> (Value, String) {
     if let Some(fixture) = case.get("request") {
-        let path = root()
-            .join("testdata/requests")
-            .join(fixture.as_str().unwrap());
-        let document: Value =
-            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        let request = if document["kind"] == "AdmissionReview" {
-            document["request"].clone()
-        } else {
-            document
-        };
-        let uid = request["uid"].as_str().unwrap().to_owned();
+        let (_, request, uid) = case_fixture(fixture);
         return (review(request), uid);
     }
-    let object = if let Some(image) = case.get("image") {
-        json!({"apiVersion": "v1", "kind": "Pod",
-               "metadata": {"name": "app", "namespace": "default"},
-               "spec": {"containers": [{"name": "app", "image": image}]}})
-    } else {
-        case.get("object")
-            .unwrap_or_else(|| panic!("{name}: no request, image or object"))
-            .clone()
-    };
+    let object = case_object(name, case);
     (review(wrapped(object)), "imagegate-run".to_owned())
 }
 

@@ -6,6 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use serde_json::{Value, json};
+
 /// The workspace root: testdata, policy.wasm and the README live there.
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -24,6 +26,41 @@ pub fn real_policy() -> PathBuf {
         path.display()
     );
     path
+}
+
+/// A case's `request` fixture: its path under `testdata/requests`, the
+/// AdmissionRequest in it (an AdmissionReview's `request`, or the document
+/// itself) and that request's uid.
+pub fn case_fixture(fixture: &Value) -> (PathBuf, Value, String) {
+    let fixture = fixture.as_str().expect("`request` names a fixture file");
+    let path = root().join("testdata/requests").join(fixture);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let document: Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let request = if document["kind"] == "AdmissionReview" {
+        document["request"].clone()
+    } else {
+        document
+    };
+    let uid = request["uid"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{}: no uid", path.display()))
+        .to_owned();
+    (path, request, uid)
+}
+
+/// The plain object a case without a `request` checks: a Pod running its
+/// `image`, or its `object`.
+pub fn case_object(name: &str, case: &Value) -> Value {
+    if let Some(image) = case.get("image") {
+        json!({"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": "app", "namespace": "default"},
+               "spec": {"containers": [{"name": "app", "image": image}]}})
+    } else {
+        case.get("object")
+            .unwrap_or_else(|| panic!("{name}: no request, image or object"))
+            .clone()
+    }
 }
 
 /// Runs `check` on every item, `threads` at a time from one queue, and
