@@ -74,45 +74,22 @@ impl Recorded {
         for (key, value) in top {
             match key.as_str() {
                 "manifest_digest" => {
-                    let Value::Object(answers) = value else {
-                        return Err(format!(
-                            "manifest_digest: expected an object of image names, found {}",
-                            input::describe(&value)
-                        ));
-                    };
-                    for (image, answer) in answers {
-                        let answer = match answer {
+                    recorded.manifest_digest =
+                        image_answers(&key, value, "a digest string", |answer| match answer {
                             Value::String(digest) => Ok(digest),
-                            Value::Object(mut fields)
-                                if fields.len() == 1 && fields.contains_key("error") =>
-                            {
-                                match fields.remove("error") {
-                                    Some(Value::String(message)) => Err(message),
-                                    other => {
-                                        return Err(format!(
-                                            "manifest_digest.{image:?}.error: expected a \
-                                             string, found {}",
-                                            input::describe(&other.unwrap_or(Value::Null))
-                                        ));
-                                    }
-                                }
-                            }
-                            other => {
-                                return Err(format!(
-                                    "manifest_digest.{image:?}: expected a digest string or \
-                                     {{\"error\": \"<message>\"}}, found {}",
-                                    match &other {
-                                        Value::Object(_) => "an object with other keys",
-                                        v => input::describe(v),
-                                    }
-                                ));
-                            }
-                        };
-                        recorded.manifest_digest.insert(image, answer);
-                    }
+                            other => Err(other),
+                        })?;
                 }
                 "oci_manifest" | "oci_manifest_config" => {
-                    let answers = json_answers(&key, value)?;
+                    let answers = image_answers(
+                        &key,
+                        value,
+                        "the answer's JSON object",
+                        |answer| match answer {
+                            Value::Object(fields) => Ok(Value::Object(fields)),
+                            other => Err(other),
+                        },
+                    )?;
                     if key == "oci_manifest" {
                         recorded.oci_manifest = answers;
                     } else {
@@ -139,12 +116,15 @@ impl Recorded {
     }
 }
 
-/// `oci_manifest` or `oci_manifest_config`: image → a JSON object, or
-/// `{"error": "<message>"}`.
-fn json_answers(
+/// The answers recorded under `key`: image → what `accept` takes (it hands
+/// back what it does not, for the message naming `expected`), or
+/// `{"error": "<message>"}` for a lookup that fails.
+fn image_answers<T>(
     key: &str,
     value: Value,
-) -> Result<BTreeMap<String, Result<Value, String>>, String> {
+    expected: &str,
+    accept: impl Fn(Value) -> Result<T, Value>,
+) -> Result<BTreeMap<String, Result<T, String>>, String> {
     let Value::Object(answers) = value else {
         return Err(format!(
             "{key}: expected an object of image names, found {}",
@@ -165,14 +145,19 @@ fn json_answers(
                     }
                 }
             }
-            Value::Object(fields) => Ok(Value::Object(fields)),
-            other => {
-                return Err(format!(
-                    "{key}.{image:?}: expected the answer's JSON object or \
-                     {{\"error\": \"<message>\"}}, found {}",
-                    input::describe(&other)
-                ));
-            }
+            other => match accept(other) {
+                Ok(answer) => Ok(answer),
+                Err(other) => {
+                    return Err(format!(
+                        "{key}.{image:?}: expected {expected} or {{\"error\": \"<message>\"}}, \
+                         found {}",
+                        match &other {
+                            Value::Object(_) => "an object with other keys",
+                            v => input::describe(v),
+                        }
+                    ));
+                }
+            },
         };
         out.insert(image, answer);
     }
