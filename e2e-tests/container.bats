@@ -264,6 +264,10 @@ teardown_file() {
   [ "$status" -eq 0 ]
   digest=$(cat "$CONTAINER_WORK/digest")
   [[ "$digest" =~ ^sha256:[0-9a-f]{64}$ ]]
+  # What a node downloads: the compressed layers, for BENCHMARKS.md.
+  layers=$(skopeo inspect --raw --cert-dir "$CONTAINER_WORK/registry-certs" \
+    "docker://127.0.0.1:$REGISTRY_PORT/imagegate@$digest" | jq '[.layers[].size] | add')
+  echo "pushed: $layers bytes of compressed layers" >&3
   # The local name goes (the first container still uses the image), and
   # the image is pulled by digest from the registry.
   pod_man untag "$IMAGE"
