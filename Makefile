@@ -117,8 +117,15 @@ release: check-versions annotated-policy.wasm $(HOST_BIN) ## build and annotate 
 .PHONY: host
 host: $(HOST_BIN) ## build the imagegate host command
 
-$(HOST_BIN): $(HOST_SOURCES)
-	$(CARGO) build --locked --release -p imagegate-host $(HOST_TARGET_FLAG)
+# Built by `cargo test --no-run`, the very invocation `make unit-tests`
+# repeats: the workspace's test build (the policy crate's default features,
+# the dev-dependencies criterion and proptest) turns on features of crates
+# the host shares (wasmtime's dependencies among them), so a plain `cargo
+# build -p imagegate-host` compiled wasmtime and Cranelift a second time with
+# other features, and the image held a binary the tests never ran. This way
+# the workspace is compiled once, and CARGO_BIN_EXE_imagegate is $(HOST_BIN).
+$(HOST_BIN): $(HOST_SOURCES) $(POLICY_SOURCES)
+	$(CARGO) test --locked --release --workspace --no-run $(HOST_TARGET_FLAG)
 	@touch $(HOST_BIN)
 
 # The container image (Containerfile): the static host (without its symbol
@@ -168,8 +175,8 @@ TEST_CACHE_DIR := $(CURDIR)/target/test-cache
 .PHONY: unit-tests
 # --release so the tests reuse the host's release build of wasmtime instead of
 # compiling it a second time in the dev profile.
-# $(HOST_TARGET_FLAG): for the target $(HOST_BIN) is built for, so the tests
-# reuse that build (and CARGO_BIN_EXE_imagegate is that binary).
+# The same cargo invocation as $(HOST_BIN)'s, so the tests reuse that build
+# (and CARGO_BIN_EXE_imagegate is that binary).
 unit-tests: policy.wasm $(HOST_BIN) ## unit, doc and case tests of the core and the host
 	IMAGEGATE_CACHE_DIR=$(TEST_CACHE_DIR) $(CARGO) test --locked --release --workspace $(HOST_TARGET_FLAG)
 
