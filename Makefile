@@ -126,6 +126,7 @@ host: $(HOST_BIN) ## build the imagegate host command
 # the workspace is compiled once, and CARGO_BIN_EXE_imagegate is $(HOST_BIN).
 $(HOST_BIN): $(HOST_SOURCES) $(POLICY_SOURCES)
 	$(CARGO) test --locked --release --workspace --no-run $(HOST_TARGET_FLAG)
+	@[ -x $(HOST_BIN) ] || { echo "cargo test --no-run built no $(HOST_BIN)" >&2; exit 1; }
 	@touch $(HOST_BIN)
 
 # The container image (Containerfile): the static host (without its symbol
