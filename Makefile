@@ -183,7 +183,7 @@ unit-tests: policy.wasm $(HOST_BIN) ## unit, doc and case tests of the core and 
 
 .PHONY: e2e-tests
 e2e-tests: annotated-policy.wasm $(HOST_BIN) image-context $(VENV_STAMP) ## bats end-to-end tests through the built module (and the container image)
-	IMAGEGATE=$(HOST_BIN) VENV=$(VENV) IMAGE_CONTEXT=$(IMAGE_CONTEXT) IMAGEGATE_CACHE_DIR=$(TEST_CACHE_DIR) bats e2e-tests
+	IMAGEGATE=$(CURDIR)/$(HOST_BIN) VENV=$(CURDIR)/$(VENV) IMAGE_CONTEXT=$(CURDIR)/$(IMAGE_CONTEXT) IMAGEGATE_CACHE_DIR=$(TEST_CACHE_DIR) bats e2e-tests
 
 .PHONY: cases-bats
 cases-bats: ## regenerate e2e-tests/cases.bats (one test per testdata/cases case) after adding a case

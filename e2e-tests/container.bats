@@ -17,7 +17,8 @@
 load helpers
 load registry
 
-IMAGE_CONTEXT="${IMAGE_CONTEXT:-$ROOT/target/image/context}"
+# Absolute: podman runs with another working directory (nsenter).
+IMAGE_CONTEXT="$(realpath -m "${IMAGE_CONTEXT:-$ROOT/target/image/context}")"
 IMAGE=localhost/imagegate:e2e
 
 # podman, inside the private mount namespace, with this file's storage.
