@@ -2,7 +2,8 @@
 # (annotated-policy.wasm) through the real `imagegate` host.
 
 ROOT="$(cd "$(dirname "${BATS_TEST_FILENAME}")/.." && pwd)"
-IMAGEGATE="${IMAGEGATE:-$ROOT/target/release/imagegate}"
+# `make host` builds it statically, for musl (Makefile HOST_TARGET).
+IMAGEGATE="${IMAGEGATE:-$ROOT/target/$(uname -m)-unknown-linux-musl/release/imagegate}"
 POLICY="${POLICY:-$ROOT/annotated-policy.wasm}"
 CASES="$ROOT/testdata/cases"
 REQUESTS="$ROOT/testdata/requests"

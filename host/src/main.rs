@@ -25,6 +25,13 @@ mod serve;
 mod wapc;
 mod wasm_sections;
 
+// musl's malloc takes one lock for every thread: the static build (the
+// container image) allocates through mimalloc instead (BENCHMARKS.md, "The
+// container image").
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::process::ExitCode;
 
 use clap::Parser as _;

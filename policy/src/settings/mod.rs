@@ -100,6 +100,17 @@ pub struct Policy {
     pub(crate) actions: Actions,
 }
 
+impl Policy {
+    /// Whether these settings can change an object (`pullPolicy.enforceAlways`,
+    /// `digests.resolve` other than `Never`): such settings need a mutating
+    /// webhook (`mutating: true` in Kubewarden); any other settings only
+    /// judge, and a validating webhook is the one place to run them.
+    pub fn mutates(&self) -> bool {
+        self.pull_policy.enforce_always
+            || self.digests.resolve != crate::rules::digest::Resolve::Never
+    }
+}
+
 thread_local! {
     /// The last settings compiled in this instance, keyed by their bytes.
     static LAST: RefCell<Option<(Vec<u8>, Rc<Policy>)>> = const { RefCell::new(None) };
@@ -157,6 +168,25 @@ mod tests {
                 assert!(!same_bytes(a, &b), "differs at {at} of {len}");
             }
             assert!(!same_bytes(a, &long[..len + 1]));
+        }
+    }
+
+    #[test]
+    fn settings_mutate_when_they_force_always_or_resolve_digests() {
+        let mutates = |json: &str| compile_bytes(json.as_bytes()).map(|p| p.mutates());
+        for judging in [
+            "{}",
+            r#"{"registries": {"allow": ["ghcr.io"]}, "digests": {"require": true}}"#,
+            r#"{"digests": {"resolve": "Never"}, "pullPolicy": {"enforceAlways": false, "alwaysForUnpinned": true}}"#,
+        ] {
+            assert_eq!(mutates(judging), Ok(false), "{judging}");
+        }
+        for mutating in [
+            r#"{"pullPolicy": {"enforceAlways": true}}"#,
+            r#"{"digests": {"resolve": "AttemptRewrite"}}"#,
+            r#"{"digests": {"resolve": "Required"}}"#,
+        ] {
+            assert_eq!(mutates(mutating), Ok(true), "{mutating}");
         }
     }
 }
