@@ -586,6 +586,10 @@ load helpers
   run_case scenario_rancher_private_registry_only
 }
 
+@test "scenario_trusted_registries_signed: trusted registries plus required signatures: the team's images signed by its key, registry.k8s.io by the Kubernetes release identity, both pinned to the verified digests; other trusted images are not verified and pinned as resolved" {
+  run_case scenario_trusted_registries_signed
+}
+
 @test "settings_match_all_tag_hides_others: a tag allow entry matching every tag next to other tag allow entries is refused" {
   run_case settings_match_all_tag_hides_others
 }
@@ -600,6 +604,86 @@ load helpers
 
 @test "short_names_rejected_full_name_ok: shortNames: reject accepts a full name" {
   run_case short_names_rejected_full_name_ok
+}
+
+@test "signature_any_of_keys: by default one of the listed keys is enough" {
+  run_case signature_any_of_keys
+}
+
+@test "signature_certificate_chain: a signature made with a certificate issued by the private CA is trusted (no Fulcio or Rekor)" {
+  run_case signature_certificate_chain
+}
+
+@test "signature_exempt_image_skips: exemptImages skips the signature rule too" {
+  run_case signature_exempt_image_skips
+}
+
+@test "signature_invalid_key_in_settings: a private key pasted as a public key makes the settings invalid, without echoing it" {
+  run_case signature_invalid_key_in_settings
+}
+
+@test "signature_keyless_exact: a keyless signature by the exact workflow identity is trusted; another workflow of the repository is not" {
+  run_case signature_keyless_exact
+}
+
+@test "signature_keyless_prefix: a URL prefix trusts every workflow under it, at a / boundary: example-org-evil is not example-org" {
+  run_case signature_keyless_prefix
+}
+
+@test "signature_lookup_failure_rejects: a verification that cannot be done (registry down or slow) is a violation, never an accept" {
+  run_case signature_lookup_failure_rejects
+}
+
+@test "signature_missing_required_annotation: a signature without the annotation the settings require does not count" {
+  run_case signature_missing_required_annotation
+}
+
+@test "signature_other_key_rejected: an image signed by a key the settings do not name is rejected" {
+  run_case signature_other_key_rejected
+}
+
+@test "signature_outside_every_scope_not_checked: an image outside every signature scope is not verified (nothing recorded for it, nothing asked)" {
+  run_case signature_outside_every_scope_not_checked
+}
+
+@test "signature_payload_names_other_digest: a signature by the trusted key whose payload names another digest does not count" {
+  run_case signature_payload_names_other_digest
+}
+
+@test "signature_pinned_to_other_digest_rejected: a host that verifies another digest than the one the image is pinned to is not believed" {
+  run_case signature_pinned_to_other_digest_rejected
+}
+
+@test "signature_skip_scope_exempts_narrower: skip: true on a narrower scope needs no signature there; the broader scope still applies elsewhere" {
+  run_case signature_skip_scope_exempts_narrower
+}
+
+@test "signature_tag_moved_after_signing: the tag now serves a digest nobody signed: the tag is rejected, the signed digest written as a pin is admitted" {
+  run_case signature_tag_moved_after_signing
+}
+
+@test "signature_trusted_key_pins_verified_digest: an image signed by the trusted key is admitted and, with digests.resolve, pinned to the digest whose signature was verified (no second lookup)" {
+  run_case signature_trusted_key_pins_verified_digest
+}
+
+@test "signature_two_keys_required_both_present: with threshold 2 of two keys, both signatures admit the image" {
+  run_case signature_two_keys_required_both_present
+}
+
+@test "signature_two_keys_required_one_present: with threshold 2 of two keys, one signature is not enough, and the message says which key verified" {
+  run_case signature_two_keys_required_one_present
+}
+
+@test "signature_unsigned_rejected: an image in a signed scope without any signature is rejected with the host's reason" {
+  run_case signature_unsigned_rejected
+}
+
+@test "signature_untrusted_source_not_verified: an image the source rule denies is rejected for its source and not verified" {
+  run_case signature_untrusted_source_not_verified
+}
+
+@test "signature_warn_mode: actions.signature: warn admits an unsigned image with a warning" {
+  run_case signature_warn_mode
 }
 
 @test "spec_section_4_example: the example message of SPEC section 4" {

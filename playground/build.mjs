@@ -1,6 +1,6 @@
 // `make playground`: assembles the static playground in one folder (default
 // ../target/playground): the page (src/), the policy's wasm-bindgen build
-// and the JSON Patch helper from ../js, and the `yaml` parser's browser
+// and the JSON Patch and recorded-answers helpers from ../js, and the `yaml` parser's browser
 // build from node_modules (vendored, so the page works offline). Serve the
 // folder with any static server, e.g. `python3 -m http.server -d target/playground`.
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -16,6 +16,7 @@ const inputs = [
   [join(js, 'pkg', 'imagegate_policy.js'), join(out, 'imagegate_policy.js')],
   [join(js, 'pkg', 'imagegate_policy_bg.wasm'), join(out, 'imagegate_policy_bg.wasm')],
   [join(js, 'patch.js'), join(out, 'patch.js')],
+  [join(js, 'recorded.js'), join(out, 'recorded.js')],
   [join(here, 'node_modules', 'yaml', 'browser', 'dist'), join(out, 'vendor', 'yaml')],
   [join(here, 'node_modules', 'yaml', 'LICENSE'), join(out, 'vendor', 'yaml', 'LICENSE')],
 ];

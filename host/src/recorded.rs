@@ -16,7 +16,11 @@
 //! `{"digest": "<d>"}` or fails with exactly `<message>`;
 //! `v1/oci_manifest` and `v1/oci_manifest_config` answer the recorded JSON
 //! object as it is (an object whose only key is `"error"`, a string, is a
-//! failure instead). An image that is not in the map fails with
+//! failure instead). `verify` describes, per image, the digest the registry
+//! serves and the signatures it holds, and `kubewarden/oci/v2/verify` is
+//! answered from that as Kubewarden's host would
+//! (`imagegate_policy::recorded`, shared with the native case runner). An
+//! image that is not in the map fails with
 //! `no answer recorded for <image>`, in the native runner's words, so one
 //! case gives one answer on every host. Nothing here touches the network.
 //!
@@ -32,11 +36,13 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use imagegate_policy::recorded::VerifyRecording;
+
 use crate::capabilities::{Capability, CapabilityProvider, OciOperation};
 use crate::input::{self, InputError, Source};
 
 /// The format, for messages.
-const FORMAT: &str = r#"{"manifest_digest": {"<image>": "sha256:..." | {"error": "<message>"}}, "oci_manifest": {"<image>": {<manifest>} | {"error": "<message>"}}, "oci_manifest_config": {"<image>": {"manifest": ..., "digest": ..., "config": ...} | {"error": "<message>"}}}"#;
+const FORMAT: &str = r#"{"manifest_digest": {"<image>": "sha256:..." | {"error": "<message>"}}, "oci_manifest": {"<image>": {<manifest>} | {"error": "<message>"}}, "oci_manifest_config": {"<image>": {"manifest": ..., "digest": ..., "config": ...} | {"error": "<message>"}}, "verify": {"<image>": {"digest": "sha256:...", "signatures": [...]} | {"error": "<message>"}}}"#;
 
 /// Host answers replayed from a file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -48,6 +54,8 @@ pub struct Recorded {
     /// `oci_manifest_config`: image → the `{manifest, digest, config}` JSON,
     /// or the error message.
     oci_manifest_config: BTreeMap<String, Result<Value, String>>,
+    /// `verify`: what the registry holds, per image, for `v2/verify`.
+    verify: VerifyRecording,
 }
 
 impl Recorded {
@@ -96,10 +104,11 @@ impl Recorded {
                         recorded.oci_manifest_config = answers;
                     }
                 }
+                "verify" => recorded.verify = VerifyRecording::from_value(&value)?,
                 other => {
                     return Err(format!(
                         "unknown key {other:?}: the file records only manifest_digest, \
-                         oci_manifest and oci_manifest_config answers, as {FORMAT}"
+                         oci_manifest, oci_manifest_config and verify answers, as {FORMAT}"
                     ));
                 }
             }
@@ -203,9 +212,11 @@ impl CapabilityProvider for Recorded {
             Capability::Oci(OciOperation::ManifestConfig) => {
                 json_answer(&self.oci_manifest_config, &image_of(capability, payload)?)
             }
+            Capability::Oci(OciOperation::VerifyV2) => self.verify.answer(payload),
             other => Err(format!(
                 "no answer recorded for host capability {other}: --host-capabilities records \
-                 kubewarden/oci/v1/manifest_digest, v1/oci_manifest and v1/oci_manifest_config only"
+                 kubewarden/oci/v1/manifest_digest, v1/oci_manifest, v1/oci_manifest_config and \
+                 v2/verify only"
             )),
         }
     }
@@ -277,6 +288,36 @@ mod tests {
         assert_eq!(
             r.call(config_op, br#""ghcr.io/org/gone:1""#),
             Err("no answer recorded for ghcr.io/org/gone:1".into())
+        );
+    }
+
+    #[test]
+    fn answers_verify_from_the_recorded_signatures() {
+        let r = recorded(json!({"verify": {
+            "ghcr.io/org/app:1": {"digest": D, "signatures": [{"key": "KEY"}]},
+            "ghcr.io/org/down:1": {"error": "failed to get image trusted layers: timeout"},
+        }}));
+        let verify = Capability::Oci(OciOperation::VerifyV2);
+        let request = |image: &str| {
+            json!({"type": "SigstorePubKeyVerify", "image": image, "pub_keys": ["KEY"], "annotations": null})
+                .to_string()
+                .into_bytes()
+        };
+        assert_eq!(
+            r.call(verify, &request("ghcr.io/org/app:1")),
+            Ok(format!(r#"{{"digest":"{D}","is_trusted":true}}"#).into_bytes())
+        );
+        assert_eq!(
+            r.call(verify, &request("ghcr.io/org/down:1")),
+            Err("failed to get image trusted layers: timeout".into())
+        );
+        assert_eq!(
+            r.call(verify, &request("ghcr.io/org/other:1")),
+            Err("no answer recorded for ghcr.io/org/other:1".into())
+        );
+        assert_eq!(
+            Recorded::from_value(json!({"verify": {"a:1": {"digest": D, "signatures": [{"kye": "K"}]}}})),
+            Err("verify.\"a:1\".signatures[0]: unknown key \"kye\" (known: key, issuer, subject, certificate, chain, annotations, digest, rekor_bundle)".into())
         );
     }
 

@@ -108,6 +108,26 @@ fn cargo_metadata_and_artifacthub_name_one_version() {
 }
 
 #[test]
+fn metadata_lists_every_host_capability_the_module_calls() {
+    // The waPC entry names each operation it calls as a string literal.
+    let entry = read("policy/src/entry/wapc.rs");
+    let called: BTreeSet<String> = entry
+        .split('"')
+        .filter(|s| s.starts_with("v1/") || s.starts_with("v2/"))
+        .map(|op| format!("oci/{op}"))
+        .collect();
+    assert!(called.contains("oci/v2/verify"), "{called:?}");
+    let metadata = yaml("metadata.yml");
+    let declared: BTreeSet<String> = metadata["hostCapabilities"]
+        .as_array()
+        .expect("metadata.yml hostCapabilities")
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(declared, called);
+}
+
+#[test]
 fn artifacthub_fields_come_from_metadata() {
     let metadata = yaml("metadata.yml");
     let hub = yaml("artifacthub-pkg.yml");
@@ -281,6 +301,10 @@ const EXAMPLES: &[(&str, &str)] = &[
         "digest_attempt_rewrite_pins_what_resolves",
     ),
     ("always-pull-images", "pull_policy_enforce_always_pod"),
+    (
+        "trusted-registries-signed",
+        "scenario_trusted_registries_signed",
+    ),
 ];
 
 /// Whether settings make the policy return mutated objects.

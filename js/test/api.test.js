@@ -2,6 +2,7 @@
 // explain, admissionRequest (the host's wrapping of plain objects), and the
 // errors thrown for input that is not a request.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 
 import {
@@ -12,6 +13,7 @@ import {
   validateSettings,
 } from '@imagegate/policy';
 import { diff, responsePatch } from '@imagegate/policy/patch';
+import { recordedCapabilities } from '@imagegate/policy/recorded';
 import { cases, input } from './fixtures.js';
 
 const pod = (image, extra = {}) => ({
@@ -369,5 +371,67 @@ describe('patch: the JSON Patch of a mutation, as the Rust hosts write it', () =
     assert.deepStrictEqual(responsePatch({ a: 1 }, { mutated_object: { a: 2 } }), [
       { op: 'replace', path: '/a', value: 2 },
     ]);
+  });
+});
+
+describe('verify: the signature rule through a JavaScript host', () => {
+  const key = readFileSync(new URL('../../testdata/signatures/team.pub', import.meta.url), 'utf8');
+  const settings = { signatures: [{ repository: 'ghcr.io/org', keys: [key] }], digests: { resolve: 'AttemptRewrite' } };
+  const digest = `sha256:${'c'.repeat(64)}`;
+
+  test("the callback gets Kubewarden's v2/verify request and its answer pins the image", () => {
+    const asked = [];
+    const host = {
+      manifestDigest: () => assert.fail('no second lookup for a verified image'),
+      verify(request) {
+        asked.push(request);
+        return { is_trusted: true, digest };
+      },
+    };
+    const response = validate(pod('ghcr.io/org/app:1'), settings, host);
+    assert.equal(response.accepted, true);
+    assert.equal(response.mutated_object.spec.containers[0].image, `ghcr.io/org/app:1@${digest}`);
+    assert.deepStrictEqual(asked, [
+      { type: 'SigstorePubKeyVerify', image: 'ghcr.io/org/app:1', pub_keys: [key], annotations: null },
+    ]);
+  });
+
+  test('a throw is the reason in the violation; is_trusted false is a failure', () => {
+    const thrown = validate(pod('ghcr.io/org/app:1'), settings, {
+      verify() {
+        throw new Error('no signatures found for image: ghcr.io/org/app:1');
+      },
+    });
+    assert.equal(
+      thrown.message,
+      '1 image violation: spec.containers[0].image "ghcr.io/org/app:1": the image is not signed as ' +
+        'signatures[0] requires (keys[0]): no signatures found for image: ghcr.io/org/app:1 [signature]',
+    );
+    const untrusted = validate(pod('ghcr.io/org/app:1'), settings, { verify: () => ({ is_trusted: false, digest }) });
+    assert.match(untrusted.message, /the host did not trust the signatures \(is_trusted: false\) \[signature\]$/);
+  });
+
+  test('a host without verify fails closed, saying so', () => {
+    const response = validate(pod('ghcr.io/org/app:1'), settings, { manifestDigest: () => digest });
+    assert.equal(response.accepted, false);
+    assert.match(response.message, /the host gives no verify capability \(pass \{verify\(request\) \{\.\.\.\}\} in capabilities\)/);
+    assert.match(validate(pod('ghcr.io/org/app:1'), settings).message, /no host capabilities are available/);
+  });
+
+  test('recordedCapabilities answers a recording as imagegate does, and checks it', () => {
+    const host = recordedCapabilities({
+      verify: { 'ghcr.io/org/app:1': { digest, signatures: [{ key: `  ${key.replaceAll('\n', '\n  ')}` }] } },
+    });
+    assert.equal(validate(pod('ghcr.io/org/app:1'), settings, host).accepted, true);
+    assert.equal(
+      validate(pod('ghcr.io/org/other:1'), settings, host).message,
+      '1 image violation: spec.containers[0].image "ghcr.io/org/other:1": the image is not signed as ' +
+        'signatures[0] requires (keys[0]): no answer recorded for ghcr.io/org/other:1 [signature]',
+    );
+    assert.throws(() => recordedCapabilities({ verfiy: {} }), /unknown key "verfiy"/);
+    assert.throws(
+      () => recordedCapabilities({ verify: { 'a:1': { digest, signatures: [{ kye: 'K' }] } } }),
+      /verify\."a:1"\.signatures\[0\]: unknown key "kye"/,
+    );
   });
 });

@@ -3,6 +3,7 @@
 // files drive policy/tests/cases.rs (native core), host/tests/cases.rs and
 // e2e-tests/cases.bats (policy.wasm through imagegate), and these tests.
 import { readdirSync, readFileSync } from 'node:fs';
+import { recordedCapabilities } from '@imagegate/policy/recorded';
 
 export const testdata = new URL('../../testdata/', import.meta.url);
 
@@ -39,33 +40,25 @@ export function input(c) {
 
 /**
  * Host lookups answered from a case's `capabilities` (the format of
- * `imagegate run --host-capabilities`): `{"manifest_digest": {"<image>":
- * "sha256:..." | {"error": "..."}}, "oci_manifest": {"<image>": {...} |
- * {"error": "..."}}, "oci_manifest_config": {"<image>": {...} | {"error":
- * "..."}}}`, as policy/tests/cases.rs replays them. A name with no recorded
- * answer fails with `no answer recorded for <name>`. `calls` counts each
- * (operation, image) asked, so a test can check nothing is asked twice.
+ * `imagegate run --host-capabilities`, answered by
+ * `@imagegate/policy/recorded` as imagegate and policy/tests/cases.rs answer
+ * it). `calls` counts each (operation, argument) asked, so a test can check
+ * nothing is asked twice.
  */
 export function recorded(c) {
   if (!c.capabilities) return undefined;
+  const host = recordedCapabilities(c.capabilities);
   const calls = new Map();
-  const answer = (operation, image) => {
-    const key = `${operation} ${image}`;
+  const counted = (operation, f) => (argument) => {
+    const key = `${operation} ${JSON.stringify(argument)}`;
     calls.set(key, (calls.get(key) ?? 0) + 1);
-    const found = c.capabilities[operation]?.[image];
-    if (found === undefined || found === null) throw new Error(`no answer recorded for ${image}`);
-    const keys = found && typeof found === 'object' ? Object.keys(found) : [];
-    if (keys.length === 1 && typeof found.error === 'string') throw new Error(found.error);
-    return found;
+    return f(argument);
   };
   return {
     calls,
-    manifestDigest(image) {
-      const found = answer('manifest_digest', image);
-      if (typeof found === 'string') return found;
-      throw new Error(found.error ?? '');
-    },
-    ociManifest: (image) => answer('oci_manifest', image),
-    ociManifestConfig: (image) => answer('oci_manifest_config', image),
+    manifestDigest: counted('manifest_digest', host.manifestDigest),
+    ociManifest: counted('oci_manifest', host.ociManifest),
+    ociManifestConfig: counted('oci_manifest_config', host.ociManifestConfig),
+    verify: counted('verify', host.verify),
   };
 }

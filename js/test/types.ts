@@ -14,7 +14,10 @@ import {
   type Settings,
   type SettingsValidationResponse,
   type ValidationResponse,
+  type VerifyRequest,
+  type VerifyResponse,
 } from '@imagegate/policy';
+import { recordedCapabilities } from '@imagegate/policy/recorded';
 
 const settings: Settings = {
   registries: { allow: ['ghcr.io', { domainName: '*.mydomain.com', insecure: true }] },
@@ -45,7 +48,8 @@ const pinned: boolean = image.pinned;
 
 const explanation: Explanation = explain(pod, settings);
 for (const v of explanation.violations) {
-  const rule: 'reference' | 'shortName' | 'source' | 'tag' | 'digest' | 'pullPolicy' | 'imageMetadata' = v.rule;
+  const rule: 'reference' | 'shortName' | 'source' | 'tag' | 'digest' | 'pullPolicy' | 'imageMetadata' | 'signature' =
+    v.rule;
   const path: string = v.path;
   void rule, path;
 }
@@ -82,3 +86,28 @@ void badLabels;
 // @ts-expect-error: manifestDigest answers a string
 const badHost: HostCapabilities = { manifestDigest: (image: string) => image.length };
 void badHost;
+
+const signed: Settings = {
+  signatures: [
+    { repository: 'ghcr.io/org', keys: ['-----BEGIN PUBLIC KEY-----...'], threshold: 1, annotations: { env: 'prod' } },
+    { registry: 'ghcr.io', keyless: [{ issuer: 'https://issuer', urlPrefix: 'https://github.com/org/' }] },
+    { image: 'corp.example/app', certificates: [{ certificate: '-----BEGIN CERTIFICATE-----...', chain: [] }] },
+    { repository: 'ghcr.io/org/sandbox', skip: true },
+  ],
+  actions: { signature: 'warn' },
+};
+const verifier: HostCapabilities = {
+  ...recorded,
+  verify(request: VerifyRequest): VerifyResponse {
+    const image: string = request.image;
+    if (request.type === 'SigstorePubKeyVerify') void (request.pub_keys satisfies string[]);
+    return { is_trusted: true, digest: `sha256:${image.length}` };
+  },
+};
+validate(pod, signed, verifier);
+validate(pod, signed, recordedCapabilities({ verify: { 'ghcr.io/org/app:1': { digest: 'sha256:1', signatures: [{ key: 'K' }] } } }));
+// @ts-expect-error: a threshold is a number
+const badThreshold: Settings = { signatures: [{ repository: 'ghcr.io/org', keys: [], threshold: 'all' }] };
+// @ts-expect-error: verify answers {is_trusted, digest}
+const badVerify: HostCapabilities = { ...recorded, verify: () => true };
+void badThreshold, badVerify;

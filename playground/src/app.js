@@ -5,11 +5,13 @@
 import init, { admissionRequest, explain, validate, validateSettings } from './imagegate_policy.js';
 import { responsePatch } from './patch.js';
 import { presets } from './presets.js';
+import { recordedCapabilities } from './recorded.js';
 import { parse as parseYaml, stringify as toYaml } from './vendor/yaml/index.js';
 
 const $ = (id) => document.getElementById(id);
 const settingsEditor = $('settings');
 const workloadEditor = $('workload');
+const hostEditor = $('host');
 const presetSelect = $('preset');
 
 /** An element with children; strings become text (never HTML). */
@@ -122,9 +124,17 @@ function renderImages(images) {
 function evaluate() {
   let settings;
   let workload;
+  let host;
   try {
     settings = parseDocument(settingsEditor.value, 'settings') ?? {};
     workload = parseDocument(workloadEditor.value, 'workload');
+    // No recording: every host lookup fails, as in a host without capabilities.
+    const recording = parseDocument(hostEditor.value, 'host answers');
+    try {
+      host = recording === null ? undefined : recordedCapabilities(recording);
+    } catch (e) {
+      throw new Error(`host answers: ${e.message}`);
+    }
   } catch (e) {
     return fail(e.message);
   }
@@ -141,13 +151,13 @@ function evaluate() {
   let response;
   try {
     request = admissionRequest(workload);
-    response = validate(workload, settings);
+    response = validate(workload, settings, host);
   } catch (e) {
     return fail(`workload: ${e.message}`);
   }
   let explanation = { violations: [], images: [] };
   try {
-    explanation = explain(workload, settings);
+    explanation = explain(workload, settings, host);
   } catch {
     // A request the policy cannot read: the response says why (code 400).
   }
@@ -195,7 +205,8 @@ function decode(text) {
 }
 
 function stateLink() {
-  return `#s=${encode(settingsEditor.value)}&w=${encode(workloadEditor.value)}`;
+  const host = hostEditor.value.trim() === '' ? '' : `&h=${encode(hostEditor.value)}`;
+  return `#s=${encode(settingsEditor.value)}&w=${encode(workloadEditor.value)}${host}`;
 }
 
 function loadPreset(id) {
@@ -204,6 +215,7 @@ function loadPreset(id) {
   $('about').textContent = preset.about;
   settingsEditor.value = preset.settings;
   workloadEditor.value = preset.workload;
+  hostEditor.value = preset.host ?? '';
   history.replaceState(null, '', `#preset=${preset.id}`);
   evaluate();
 }
@@ -214,6 +226,7 @@ function loadFromAddress() {
     try {
       settingsEditor.value = decode(params.get('s'));
       workloadEditor.value = decode(params.get('w'));
+      hostEditor.value = params.has('h') ? decode(params.get('h')) : '';
       presetSelect.value = '';
       $('about').textContent = 'From a link.';
       evaluate();
@@ -253,7 +266,7 @@ async function main() {
     return fail(`The policy module did not load: ${e.message}`);
   }
   presetSelect.addEventListener('change', () => loadPreset(presetSelect.value));
-  for (const editor of [settingsEditor, workloadEditor]) {
+  for (const editor of [settingsEditor, workloadEditor, hostEditor]) {
     editor.addEventListener('input', edited);
     editor.addEventListener('keydown', indentWithTab);
   }

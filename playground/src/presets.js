@@ -1,5 +1,7 @@
 // Example settings and workloads: the README's scenarios (each is also a case
-// in testdata/cases), written as a person would paste them.
+// in testdata/cases), written as a person would paste them. `host` holds
+// recorded host answers (the `imagegate run --host-capabilities` format) for
+// the rules that ask the host.
 
 export const presets = [
   {
@@ -153,6 +155,61 @@ spec:
       image: ghcr.io/org/app:1.0-SNAPSHOT
     - name: pinned
       image: ghcr.io/org/app@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
+`,
+  },
+  {
+    id: 'signatures',
+    title: 'Signatures (Sigstore), recorded answers',
+    about:
+      "The team's images must be signed by its key, and are pinned to the digest whose signature " +
+      'was verified. The host answers come from the recording below (what the registry holds); the ' +
+      'api image is signed by another key, so it is rejected. Sign it with the team key in the ' +
+      'recording to admit it.',
+    settings: `signatures:
+  - repository: ghcr.io/example-org
+    keys:
+      - |
+        -----BEGIN PUBLIC KEY-----
+        MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAED7pN8tRjI+lUZZDw/MSni0eNrkbk
+        Af7gOzK4BSsvyGQ+rVJjhNMeM+4Z4V9NxzPa+VPiFx5WQfOjPvwjkIpgdg==
+        -----END PUBLIC KEY-----
+digests:
+  resolve: AttemptRewrite
+`,
+    workload: `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: shop
+spec:
+  selector:
+    matchLabels: {app: shop}
+  template:
+    metadata:
+      labels: {app: shop}
+    spec:
+      containers:
+        - name: web
+          image: ghcr.io/example-org/web:2.3.0
+        - name: api
+          image: ghcr.io/example-org/api:2.3.0
+`,
+    host: `verify:
+  ghcr.io/example-org/web:2.3.0:
+    digest: sha256:d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1
+    signatures:
+      - key: |
+          -----BEGIN PUBLIC KEY-----
+          MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAED7pN8tRjI+lUZZDw/MSni0eNrkbk
+          Af7gOzK4BSsvyGQ+rVJjhNMeM+4Z4V9NxzPa+VPiFx5WQfOjPvwjkIpgdg==
+          -----END PUBLIC KEY-----
+  ghcr.io/example-org/api:2.3.0:
+    digest: sha256:d2d2d2d2d2d2d2d2d2d2d2d2d2d2d2d2d2d2d2d2d2d2d2d2d2d2d2d2d2d2d2d2
+    signatures:
+      - key: |
+          -----BEGIN PUBLIC KEY-----
+          MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEVghu9/AleIC6JZ8KnDytHTzQLsfi
+          6ZTxCC+OryAYdmvM9sNaoL+P0lwMwjYkmsTTmnP34JDbMApFxLoDl2yFeA==
+          -----END PUBLIC KEY-----
 `,
   },
 ];

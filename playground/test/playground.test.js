@@ -169,6 +169,7 @@ describe('playground', { timeout: 120_000 }, () => {
       'pull-policy-always': ['ALLOWED', ['mutated']],
       'my-organisation': ['REJECTED', []],
       'tags-and-digests': ['REJECTED', []],
+      signatures: ['REJECTED', []],
     };
     const ids = await page.locator('#preset option:not([disabled])').evaluateAll((os) => os.map((o) => o.value));
     assert.deepStrictEqual(ids, Object.keys(want));
@@ -224,6 +225,48 @@ describe('playground', { timeout: 120_000 }, () => {
     await page.locator('#settings').fill('registries: [unclosed\n');
     await waitForVerdict('CANNOT EVALUATE');
     assert.match(await page.locator('#message').textContent(), /^settings: /);
+  });
+
+  test('signatures: the rule with recorded host answers, then the recording edited', async () => {
+    await page.selectOption('#preset', 'signatures');
+    await waitForVerdict('REJECTED');
+    assert.deepStrictEqual(await cells('violations'), [
+      [
+        'spec.template.spec.containers[1].image',
+        '"ghcr.io/example-org/api:2.3.0"',
+        'the image is not signed as signatures[0] requires (keys[0]): Image verification failed: missing signatures',
+        'signature',
+      ],
+    ]);
+    await page.screenshot({ path: join(screenshots, 'signature-rejected.png'), fullPage: true });
+
+    // Sign the api image with the team key in the recording: both are
+    // admitted, pinned to the digests whose signatures were verified.
+    const host = page.locator('#host');
+    const recording = await host.inputValue();
+    const teamKey = recording.split('- key: |\n')[1].split('\n  ghcr.io')[0];
+    const [head] = recording.split('  ghcr.io/example-org/api:2.3.0:');
+    await host.fill(
+      `${head}  ghcr.io/example-org/api:2.3.0:\n    digest: sha256:${'d2'.repeat(32)}\n    signatures:\n      - key: |\n${teamKey}\n`,
+    );
+    await waitForVerdict('ALLOWED');
+    assert.deepStrictEqual(await page.locator('#badges .badge').allTextContents(), ['mutated']);
+    assert.deepStrictEqual(JSON.parse(await page.locator('#patch').textContent()), [
+      { op: 'replace', path: '/spec/template/spec/containers/0/image', value: `ghcr.io/example-org/web:2.3.0@sha256:${'d1'.repeat(32)}` },
+      { op: 'replace', path: '/spec/template/spec/containers/1/image', value: `ghcr.io/example-org/api:2.3.0@sha256:${'d2'.repeat(32)}` },
+    ]);
+    // The recording is part of the link.
+    assert.match(page.url(), /#s=.+&w=.+&h=.+/);
+    await page.screenshot({ path: join(screenshots, 'signature-allowed.png'), fullPage: true });
+
+    // No recording: the host answers nothing, and unverifiable is rejected.
+    await host.fill('');
+    await waitForVerdict('REJECTED');
+    assert.match(await page.locator('#message').textContent(), /^2 image violations: .*no host capabilities are available \[signature\]/);
+    // A recording with a typo says where.
+    await host.fill('verfiy: {}\n');
+    await waitForVerdict('CANNOT EVALUATE');
+    assert.match(await page.locator('#message').textContent(), /^host answers: unknown key "verfiy"/);
   });
 
   test('no errors in the page, no request leaves 127.0.0.1', () => {

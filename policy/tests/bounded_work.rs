@@ -122,6 +122,54 @@ impl Capabilities for Counting {
         self.calls.set(self.calls.get() + 1);
         Ok(br#"{"manifest":{},"digest":"","config":{"config":{"Labels":{"team":"a"}}}}"#.to_vec())
     }
+
+    fn verify(&self, _request: &[u8]) -> Result<Vec<u8>, CapabilityError> {
+        self.calls.set(self.calls.get() + 1);
+        Ok(format!(
+            r#"{{"is_trusted":true,"digest":"sha256:{}"}}"#,
+            "c".repeat(64)
+        )
+        .into_bytes())
+    }
+}
+
+#[test]
+fn thousands_of_signature_scopes_and_images_stay_linear() {
+    const DISTINCT: usize = 17_000;
+    const SCOPES: usize = 5_000;
+    let key = include_str!("../../testdata/signatures/team.pub");
+    // 5,000 requirements on 5,000 registries, one of them for the images'
+    // repository, and every image twice: each distinct image is verified
+    // once, through the one requirement on its registry.
+    let mut requirements: Vec<Value> = (0..SCOPES)
+        .map(|i| json!({"repository": format!("registry-{i}.example.net/team"), "keys": [key]}))
+        .collect();
+    requirements.push(json!({"repository": "ghcr.io/org", "keys": [key], "threshold": 1}));
+    let settings = json!({"signatures": requirements, "digests": {"resolve": "AttemptRewrite"}});
+    assert!(validate_settings(&serde_json::to_vec(&settings).unwrap()).valid);
+    let object = big_pod(2 * DISTINCT, |i| {
+        format!("ghcr.io/org/app-{}:v1", i % DISTINCT)
+    });
+    let bytes = payload(&settings, &object);
+    assert!(bytes.len() >= API_SERVER_LIMIT, "{} bytes", bytes.len());
+    let host = Counting {
+        calls: Cell::new(0),
+    };
+    let response = validate(&bytes, &host);
+    assert!(response.accepted, "{:?}", response.message);
+    // One verification per distinct image, and no digest lookup besides.
+    assert_eq!(host.calls.get(), DISTINCT);
+    // Thousands of duplicate scopes are all named.
+    let duplicated: Vec<Value> = (0..2 * SCOPES)
+        .map(|i| json!({"registry": format!("r{}.example.net", i % SCOPES), "skip": true}))
+        .collect();
+    let check = validate_settings(&serde_json::to_vec(&json!({"signatures": duplicated})).unwrap());
+    assert!(
+        check
+            .message
+            .unwrap()
+            .starts_with(&format!("{SCOPES} settings problems: "))
+    );
 }
 
 #[test]

@@ -14,6 +14,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use imagegate_policy::capabilities::{Capabilities, CapabilityError};
+use imagegate_policy::recorded::VerifyRecording;
 use serde_json::{Value, json};
 
 fn testdata() -> PathBuf {
@@ -64,11 +65,16 @@ fn request_of(case: &Value) -> Value {
 ///  "oci_manifest_config": {"<image>": {"manifest": ..., "digest": ..., "config": ...} | {"error": "..."}}}
 /// ```
 ///
+/// and `"verify": {"<image>": {"digest": ..., "signatures": [...]}}`,
+/// answered as Kubewarden's host would by `imagegate_policy::recorded`,
+/// as `imagegate` answers it.
+///
 /// A name with no recorded answer fails with `no answer recorded for <name>`.
 /// Every call is counted: the case fails when the policy asks the host the
 /// same thing twice in one evaluation.
 struct Recorded {
     answers: Value,
+    verify: VerifyRecording,
     calls: RefCell<BTreeMap<String, usize>>,
 }
 
@@ -116,6 +122,15 @@ impl Capabilities for Recorded {
     fn oci_manifest_config(&self, image: &str) -> Result<Vec<u8>, CapabilityError> {
         Ok(serde_json::to_vec(self.answer("oci_manifest_config", image)?).expect("json"))
     }
+
+    fn verify(&self, request: &[u8]) -> Result<Vec<u8>, CapabilityError> {
+        *self
+            .calls
+            .borrow_mut()
+            .entry(format!("verify {}", String::from_utf8_lossy(request)))
+            .or_default() += 1;
+        self.verify.answer(request).map_err(CapabilityError)
+    }
 }
 
 #[test]
@@ -139,8 +154,15 @@ fn cases() {
             serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         let payload = json!({"request": request_of(&case), "settings": case["settings"]});
         let bytes = serde_json::to_vec(&payload).expect("payload");
+        let answers = case.get("capabilities").cloned().unwrap_or(Value::Null);
+        let verify = match answers.get("verify") {
+            Some(section) => VerifyRecording::from_value(section)
+                .unwrap_or_else(|e| panic!("{}: {e}", file.display())),
+            None => VerifyRecording::default(),
+        };
         let capabilities = Recorded {
-            answers: case.get("capabilities").cloned().unwrap_or(Value::Null),
+            answers,
+            verify,
             calls: RefCell::default(),
         };
         let response = imagegate_policy::validate(&bytes, &capabilities);

@@ -3,6 +3,8 @@
 //! source lists' own (SPEC 2.1 to 2.3), and so is the ordering that picks
 //! the most specific one (SPEC 2.4).
 
+use std::collections::BTreeMap;
+
 use crate::matcher::image::{ImagePattern, Selector};
 use crate::matcher::registry::{RegistryNames, RegistryPattern};
 use crate::matcher::repository::RepositoryPattern;
@@ -108,6 +110,45 @@ impl Scope {
             }
             _ => false,
         }
+    }
+}
+
+/// Scopes by the literal host of their registry, so an image is matched only
+/// against the scopes of its registry's names and the wildcard ones: linear
+/// in the matching scopes, not in all of them (settings may hold thousands,
+/// a request tens of thousands of images).
+#[derive(Debug, Clone, Default)]
+pub struct HostIndex {
+    /// Scope indexes by lower-cased literal host.
+    by_host: BTreeMap<String, Vec<usize>>,
+    /// Indexes of the scopes whose host has a wildcard.
+    wildcards: Vec<usize>,
+}
+
+impl HostIndex {
+    /// Indexes `scopes`, in order.
+    pub fn new<'a>(scopes: impl Iterator<Item = &'a Scope>) -> HostIndex {
+        let mut index = HostIndex::default();
+        for (i, scope) in scopes.enumerate() {
+            match scope.registry().literal_host() {
+                Some(host) => index.by_host.entry(host.to_owned()).or_default().push(i),
+                None => index.wildcards.push(i),
+            }
+        }
+        index
+    }
+
+    /// The indexes of the scopes that can match a registry known by
+    /// `names`, in ascending order.
+    pub fn candidates(&self, names: &RegistryNames<'_>) -> Vec<usize> {
+        let mut out = self.wildcards.clone();
+        for (host, _) in names.iter() {
+            let found = self.by_host.get(&host.to_ascii_lowercase());
+            out.extend(found.into_iter().flatten());
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 }
 

@@ -38,7 +38,7 @@ use serde_json::{Map, Value};
 
 use crate::capabilities::CapabilityError;
 use crate::matcher::registry::RegistryNames;
-use crate::matcher::scope::Scope;
+use crate::matcher::scope::{HostIndex, Scope};
 use crate::reference::{Reference, grammar};
 use crate::rules::digest::Lookups;
 
@@ -154,6 +154,8 @@ pub struct Requirement {
 pub struct SignatureRules {
     /// Every requirement, in settings order.
     pub requirements: Vec<Requirement>,
+    /// The requirements' scopes by registry host.
+    index: HostIndex,
 }
 
 /// What the rule found for one image.
@@ -310,6 +312,15 @@ pub fn verify_name(image: &Reference) -> String {
 }
 
 impl SignatureRules {
+    /// The rules for `requirements`, in settings order.
+    pub fn new(requirements: Vec<Requirement>) -> SignatureRules {
+        let index = HostIndex::new(requirements.iter().map(|r| &r.scope));
+        SignatureRules {
+            requirements,
+            index,
+        }
+    }
+
     /// True when any requirement is set.
     pub fn is_active(&self) -> bool {
         !self.requirements.is_empty()
@@ -324,8 +335,10 @@ impl SignatureRules {
     ) -> Option<&Requirement> {
         let mut best: Option<&Requirement> = None;
         for requirement in self
-            .requirements
-            .iter()
+            .index
+            .candidates(names)
+            .into_iter()
+            .filter_map(|i| self.requirements.get(i))
             .filter(|r| r.scope.matches(names, image))
         {
             if best.is_none_or(|b| requirement.scope.specificity() > b.scope.specificity()) {
@@ -496,24 +509,22 @@ mod tests {
     }
 
     fn keys(pems: &[&str], threshold: usize) -> SignatureRules {
-        SignatureRules {
-            requirements: vec![Requirement {
-                scope: Scope::parse("repository", "ghcr.io/org").unwrap_or_else(|e| panic!("{e}")),
-                index: 0,
-                signers: Some(Signers {
-                    signers: pems
-                        .iter()
-                        .enumerate()
-                        .map(|(index, pem)| Signer::Key {
-                            index,
-                            pem: (*pem).to_owned(),
-                        })
-                        .collect(),
-                    threshold,
-                    annotations: None,
-                }),
-            }],
-        }
+        SignatureRules::new(vec![Requirement {
+            scope: Scope::parse("repository", "ghcr.io/org").unwrap_or_else(|e| panic!("{e}")),
+            index: 0,
+            signers: Some(Signers {
+                signers: pems
+                    .iter()
+                    .enumerate()
+                    .map(|(index, pem)| Signer::Key {
+                        index,
+                        pem: (*pem).to_owned(),
+                    })
+                    .collect(),
+                threshold,
+                annotations: None,
+            }),
+        }])
     }
 
     fn check(rules: &SignatureRules, image: &str, fake: &Fake) -> Outcome {

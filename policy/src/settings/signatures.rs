@@ -2,7 +2,7 @@
 //! `registry`, `repository`, `image`) and what must sign it, with every
 //! mistake people make with keys and identities named at its key path.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
@@ -37,9 +37,7 @@ const CERTIFICATE_KEYS: &[&str] = &["certificate", "chain", "requireRekorBundle"
 
 /// Reads the `signatures` list.
 pub fn read(r: &mut Reader, value: Option<&Value>) -> SignatureRules {
-    let mut rules = SignatureRules::default();
-    // Few requirements: a list, not another map type in the module.
-    let mut seen: Vec<(String, usize)> = Vec::new();
+    let mut requirements = Vec::new();
     for (i, item) in r.list(value, "signatures").iter().enumerate() {
         let path = index("signatures", i);
         let Some(entry) = r.object(Some(item), &path, ENTRY_KEYS) else {
@@ -59,25 +57,32 @@ pub fn read(r: &mut Reader, value: Option<&Value>) -> SignatureRules {
         let Some(scope) = read_scope(r, entry, &path) else {
             continue;
         };
-        let canonical = scope.canonical();
-        if let Some((_, first)) = seen.iter().find(|(c, _)| *c == canonical) {
-            r.problem(
-                &path,
-                None,
-                format!("the same scope as signatures[{first}] ({canonical}); write one requirement per scope"),
-            );
-            continue;
-        }
-        seen.push((canonical, i));
         let skip = r.bool(entry.get("skip"), &child(&path, "skip"));
         let signers = read_signers(r, entry, &path, skip);
-        rules.requirements.push(Requirement {
+        requirements.push(Requirement {
             scope,
             index: i,
             signers,
         });
     }
-    rules
+    // One requirement per scope; a set, so thousands of them stay cheap.
+    let canonicals: Vec<String> = requirements.iter().map(|q| q.scope.canonical()).collect();
+    let mut seen: BTreeSet<&str> = BTreeSet::new();
+    for (requirement, canonical) in requirements.iter().zip(&canonicals) {
+        if !seen.insert(canonical) {
+            let first = canonicals
+                .iter()
+                .position(|c| c == canonical)
+                .and_then(|at| requirements.get(at))
+                .map_or(0, |q| q.index);
+            r.problem(
+                &index("signatures", requirement.index),
+                None,
+                format!("the same scope as signatures[{first}] ({canonical}); write one requirement per scope"),
+            );
+        }
+    }
+    SignatureRules::new(requirements)
 }
 
 /// Exactly one of `registry`, `repository`, `image`.
@@ -600,8 +605,8 @@ mod tests {
                 "signatures[0]: names no scope: write one of registry, repository or image (the images this requirement is about)",
                 "signatures[1]: names 2 scopes (registry, repository); write one requirement per scope",
                 "signatures[2].image \"ghcr.io/org/app@sha256:abc\": digest \"sha256:abc\" must have 64 lowercase hex characters, found 3",
-                "signatures[4]: the same scope as signatures[3] (repository ghcr.io/org); write one requirement per scope",
                 "signatures[5].registry \"ghcr.io/org\": a registry pattern has no repository path; to trust a repository and everything below it use repositories, e.g. \"ghcr.io/org\", or write the registry alone, \"ghcr.io\"",
+                "signatures[4]: the same scope as signatures[3] (repository ghcr.io/org); write one requirement per scope",
             ]
         );
     }
