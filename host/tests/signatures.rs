@@ -19,7 +19,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use serde_json::{Value, json};
-use signing::{CosignKey, Scratch, Signing, TestPki, TestRegistry, free_port, openssl};
+use signing::{
+    CosignKey, Scratch, Signing, TestPki, TestRegistry, TestSigstore, free_port, openssl,
+};
 
 // ------------------------------------------------------------- the guest
 
@@ -290,7 +292,8 @@ fn a_signature_whose_payload_names_another_digest_does_not_count() {
         answer,
         Err(format!(
             "no valid signature of {repo}@{digest}: {repo}:{}.sig holds no signature of this \
-             digest (its signatures name another digest, or are malformed)",
+             digest that can be read (each names another digest, is malformed, or has a Rekor \
+             bundle that no key of the trust root signed)",
             digest.replace(':', "-")
         ))
     );
@@ -508,6 +511,125 @@ fn a_certificate_from_a_private_pki_verifies_against_its_chain() {
     assert!(
         message.contains("is not signed as required: no signature by the certificate (SHA256:"),
         "{message}"
+    );
+}
+
+// ---------------------------------------------- keyless, offline trust root
+
+#[test]
+fn keyless_signatures_verify_against_an_offline_trust_root() {
+    let w = world();
+    let dir = Scratch::new("keyless");
+    let sigstore = TestSigstore::make(&dir.0);
+    let root = sigstore
+        .trusted_root
+        .to_str()
+        .expect("UTF-8 path")
+        .to_owned();
+    const ISSUER: &str = "https://token.actions.githubusercontent.com";
+    let (key, proof) = sigstore.issue(
+        "URI:https://github.com/org/app/.github/workflows/release.yml@refs/tags/v1",
+        ISSUER,
+        Some("org/app"),
+    );
+    let digest = w
+        .registry
+        .push_image("team/keyless", "v1", "signed keylessly");
+    w.registry
+        .sign("team/keyless", &digest, &[Signing::by(&key).keyless(proof)]);
+    let image = format!("{}:v1", w.registry.image("team/keyless"));
+    let trust = ["--sigstore-trust-config", root.as_str()];
+    let exact = json!({"type": "SigstoreKeylessVerify", "image": image, "annotations": null,
+        "keyless": [{"issuer": ISSUER,
+                     "subject": "https://github.com/org/app/.github/workflows/release.yml@refs/tags/v1"}]});
+    assert_eq!(
+        run_verify(&w.dir.0, &w.registry.addr, &exact, &trust),
+        trusted(&digest)
+    );
+    let prefix = json!({"type": "SigstoreKeylessPrefixVerify", "image": image, "annotations": null,
+        "keyless_prefix": [{"issuer": ISSUER, "url_prefix": "https://github.com/org"}]});
+    assert_eq!(
+        run_verify(&w.dir.0, &w.registry.addr, &prefix, &trust),
+        trusted(&digest)
+    );
+    let github = json!({"type": "SigstoreGithubActionsVerify", "image": image, "owner": "org",
+        "repo": "app", "annotations": null});
+    assert_eq!(
+        run_verify(&w.dir.0, &w.registry.addr, &github, &trust),
+        trusted(&digest)
+    );
+    let elsewhere = json!({"type": "SigstoreGithubActionsVerify", "image": image, "owner": "org",
+        "repo": "other", "annotations": null});
+    assert!(
+        run_verify(&w.dir.0, &w.registry.addr, &elsewhere, &trust)
+            .expect_err("another repository")
+            .ends_with(
+                "is not signed as required: no signature by a GitHub Actions workflow of org/other"
+            )
+    );
+    // The same signature, judged with a trust root of another instance: its
+    // certificate is not trusted, so it is no keyless signature at all.
+    let other_dir = Scratch::new("keyless-other");
+    let other = TestSigstore::make(&other_dir.0);
+    let other_root = other.trusted_root.to_str().expect("UTF-8 path").to_owned();
+    let message = run_verify(
+        &w.dir.0,
+        &w.registry.addr,
+        &exact,
+        &["--sigstore-trust-config", other_root.as_str()],
+    )
+    .expect_err("not this instance's bundle");
+    assert!(
+        message.starts_with(&format!(
+            "no valid signature of {}@{digest}",
+            w.registry.image("team/keyless")
+        )),
+        "{message}"
+    );
+    // A signature by the same key without a bundle or certificate is no
+    // keyless signature either.
+    w.registry
+        .sign("team/keyless", &digest, &[Signing::by(&key)]);
+    let message =
+        run_verify(&w.dir.0, &w.registry.addr, &exact, &trust).expect_err("no certificate");
+    assert!(
+        message.contains(
+            "is not signed as required: no signature by the identity https://github.com/org/app/"
+        ),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_bad_trust_root_stops_the_command_before_anything_runs() {
+    let w = world();
+    let dir = Scratch::new("bad-root");
+    let root = dir.path("trusted_root.json");
+    std::fs::write(&root, r#"{"tlogs": []}"#).expect("file");
+    let request = dir.path("pod.json");
+    std::fs::write(&request, pod("app").to_string()).expect("request");
+    let policy = relay_guest(
+        &dir.0,
+        &pub_key_request("127.0.0.1:1/a:1", &[&w.trusted], None),
+    );
+    let output = imagegate()
+        .args(["run", "--request"])
+        .arg(&request)
+        .arg("--policy")
+        .arg(&policy)
+        .arg("--sigstore-trust-config")
+        .arg(&root)
+        .output()
+        .expect("imagegate runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        stderr.trim(),
+        format!(
+            "imagegate: error: Sigstore trust root {}: certificateAuthorities holds no certificate \
+             valid now: keyless signatures could never be verified with it",
+            root.display()
+        )
     );
 }
 

@@ -226,7 +226,8 @@ impl Signatures {
         match registry.manifest_digest(&sig_image) {
             Ok(_) => format!(
                 "no valid signature of {pinned}: {sig_image} holds no signature of this digest \
-                 (its signatures name another digest, or are malformed)"
+                 that can be read (each names another digest, is malformed, or has a Rekor \
+                 bundle that no key of the trust root signed)"
             ),
             Err(e) if e.contains("MANIFEST_UNKNOWN") || e.contains("HTTP 404") => {
                 format!("no signatures found for {pinned}: the registry has no {sig_image}")

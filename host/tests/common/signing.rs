@@ -24,13 +24,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use oci_client::client::{ClientConfig, ClientProtocol, Config, ImageLayer};
+use oci_client::manifest::OciImageManifest;
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
 use sigstore::cosign::constraint::{AnnotationMarker, PrivateKeySigner};
-use sigstore::cosign::{ClientBuilder, Constraint, CosignCapabilities, SignatureLayer};
+use sigstore::cosign::{Constraint, SignatureLayer};
 use sigstore::crypto::SigningScheme;
 use sigstore::crypto::signing_key::SigStoreKeyPair;
-use sigstore::registry::{Auth, OciReference};
+use sigstore::registry::OciReference;
 
 /// The password of the test keys' `cosign.key`.
 const PASSWORD: &[u8] = b"imagegate-test";
@@ -192,26 +193,81 @@ impl TestRegistry {
     }
 
     /// Pushes `signatures` of `repository@digest` as its cosign signature
-    /// manifest (`repository:sha256-<hex>.sig`), replacing any there.
+    /// manifest (`repository:sha256-<hex>.sig`), replacing any there: one
+    /// layer per signature, media type
+    /// `application/vnd.dev.cosign.simplesigning.v1+json`, the signature
+    /// (and, for keyless ones, the certificate and the Rekor bundle) in the
+    /// layer's annotations, as cosign pushes them.
     pub fn sign(&self, repository: &str, digest: &str, signatures: &[Signing<'_>]) {
-        let target = OciReference::with_tag(
+        let target = Reference::with_tag(
             self.addr.clone(),
             repository.into(),
             format!("{}.sig", digest.replace(':', "-")),
         );
-        let layers: Vec<SignatureLayer> = signatures
+        let layers: Vec<ImageLayer> = signatures
             .iter()
-            .map(|s| s.layer(&self.image(repository), s.payload_digest.unwrap_or(digest)))
-            .collect();
-        let mut client = ClientBuilder::default()
-            .with_oci_client_config(sigstore::registry::ClientConfig {
-                protocol: sigstore::registry::ClientProtocol::HttpsExcept(vec![self.addr.clone()]),
-                ..sigstore::registry::ClientConfig::default()
+            .map(|s| {
+                let layer = s.layer(&self.image(repository), s.payload_digest.unwrap_or(digest));
+                let mut annotations = BTreeMap::from([(
+                    "dev.cosignproject.cosign/signature".to_owned(),
+                    layer.signature.clone().expect("signed"),
+                )]);
+                if let Some(keyless) = &s.keyless {
+                    annotations.insert(
+                        "dev.sigstore.cosign/certificate".into(),
+                        keyless.certificate.clone(),
+                    );
+                    annotations.insert("dev.sigstore.cosign/bundle".into(), keyless.bundle.clone());
+                }
+                ImageLayer::new(
+                    layer.raw_data,
+                    "application/vnd.dev.cosign.simplesigning.v1+json".into(),
+                    Some(annotations),
+                )
             })
-            .build()
-            .expect("cosign client");
+            .collect();
+        let config = Config::oci_v1(b"{}".to_vec(), None);
+        let mut manifest = OciImageManifest::build(&layers, &config, None);
+        // Debian's docker-registry refuses an OCI manifest without its
+        // media type in the body (cosign writes it too).
+        manifest.media_type = Some(oci_client::manifest::OCI_IMAGE_MEDIA_TYPE.into());
+        // The blobs go up with a first manifest; the real one is written
+        // as standard JSON. oci-client writes manifests as OLPC canonical
+        // JSON, which leaves the newlines of a PEM certificate unescaped:
+        // a registry rejects that (MANIFEST_INVALID).
+        let plain = OciImageManifest::build(&layers, &Config::oci_v1(b"{}".to_vec(), None), None);
         self.runtime
-            .block_on(client.push_signature(None, &Auth::Anonymous, &target, layers))
+            .block_on(
+                self.client.push(
+                    &target,
+                    &layers,
+                    config,
+                    &RegistryAuth::Anonymous,
+                    Some(OciImageManifest {
+                        media_type: manifest.media_type.clone(),
+                        layers: plain
+                            .layers
+                            .into_iter()
+                            .map(|mut l| {
+                                l.annotations = None;
+                                l
+                            })
+                            .collect(),
+                        ..plain
+                    }),
+                ),
+            )
+            .expect("push the signature's blobs");
+        self.runtime
+            .block_on(
+                self.client.push_manifest_raw(
+                    &target,
+                    serde_json::to_vec(&manifest).expect("manifest JSON"),
+                    oci_client::manifest::OCI_IMAGE_MEDIA_TYPE
+                        .parse()
+                        .expect("header value"),
+                ),
+            )
             .expect("push the signature");
     }
 }
@@ -273,6 +329,18 @@ pub struct Signing<'k> {
     /// Sign this digest instead of the image's (a signature of something
     /// else, stored under the image's `.sig`).
     pub payload_digest: Option<&'k str>,
+    /// A keyless signature's certificate and Rekor bundle.
+    pub keyless: Option<KeylessProof>,
+}
+
+/// What makes a signature keyless: the signer's certificate (PEM) and a
+/// Rekor bundle (JSON) for it.
+#[derive(Clone)]
+pub struct KeylessProof {
+    /// `dev.sigstore.cosign/certificate`.
+    pub certificate: String,
+    /// `dev.sigstore.cosign/bundle`.
+    pub bundle: String,
 }
 
 impl<'k> Signing<'k> {
@@ -282,6 +350,7 @@ impl<'k> Signing<'k> {
             key,
             annotations: BTreeMap::new(),
             payload_digest: None,
+            keyless: None,
         }
     }
 
@@ -291,6 +360,12 @@ impl<'k> Signing<'k> {
             .iter()
             .map(|(k, v)| ((*k).into(), (*v).into()))
             .collect();
+        self
+    }
+
+    /// As a keyless signature, with this certificate and bundle.
+    pub fn keyless(mut self, proof: KeylessProof) -> Signing<'k> {
+        self.keyless = Some(proof);
         self
     }
 
@@ -449,5 +524,205 @@ impl TestPki {
             leaf_key: CosignKey::from_pkcs8(&read("leaf.key"), &read("leaf.pub")),
             other_root_pem: read("other.pem"),
         }
+    }
+}
+
+/// A private Sigstore instance for keyless signatures, made in the test: a
+/// Fulcio-like CA (openssl) that issues short-lived code-signing
+/// certificates carrying the OIDC issuer (Fulcio's extension
+/// 1.3.6.1.4.1.57264.1.1) and, for GitHub Actions, the workflow repository
+/// (…1.5); a Rekor-like key that signs each signature's bundle (the Signed
+/// Entry Timestamp over the canonical JSON of the entry); and the
+/// `trusted_root.json` naming both, as `cosign trusted-root create` writes it.
+pub struct TestSigstore {
+    dir: PathBuf,
+    rekor: sigstore::crypto::SigStoreSigner,
+    log_id: String,
+    /// The trust root file.
+    pub trusted_root: PathBuf,
+    issued: AtomicU64,
+}
+
+impl TestSigstore {
+    /// Makes the CA, the Rekor key and `trusted_root.json` in `dir`.
+    pub fn make(dir: &Path) -> TestSigstore {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        openssl(
+            dir,
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                "fulcio.key",
+                "-out",
+                "fulcio.pem",
+                "-days",
+                "2",
+                "-subj",
+                "/O=imagegate test/CN=fulcio",
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign",
+            ],
+        );
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-in",
+                "fulcio.pem",
+                "-outform",
+                "DER",
+                "-out",
+                "fulcio.der",
+            ],
+        );
+        let fulcio_der = std::fs::read(dir.join("fulcio.der")).expect("CA DER");
+        let rekor = SigningScheme::ECDSA_P256_SHA256_ASN1
+            .create_signer()
+            .expect("Rekor key");
+        let rekor_der = rekor
+            .to_sigstore_keypair()
+            .and_then(|k| k.public_key_to_der())
+            .expect("Rekor public key");
+        let key_id = sha2::Sha256::digest(&rekor_der);
+        let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+        let trusted_root = dir.join("trusted_root.json");
+        std::fs::write(
+            &trusted_root,
+            serde_json::json!({
+                "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+                "tlogs": [{"baseUrl": "https://rekor.test.invalid", "hashAlgorithm": "SHA2_256",
+                           "publicKey": {"rawBytes": b64(&rekor_der), "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+                                         "validFor": {"start": "2020-01-01T00:00:00Z"}},
+                           "logId": {"keyId": b64(&key_id)}}],
+                "certificateAuthorities": [{"subject": {"organization": "imagegate test", "commonName": "fulcio"},
+                                            "uri": "https://fulcio.test.invalid",
+                                            "certChain": {"certificates": [{"rawBytes": b64(&fulcio_der)}]},
+                                            "validFor": {"start": "2020-01-01T00:00:00Z"}}],
+                "ctlogs": [],
+                "timestampAuthorities": []
+            })
+            .to_string(),
+        )
+        .expect("trusted_root.json");
+        TestSigstore {
+            dir: dir.to_owned(),
+            rekor,
+            log_id: key_id.iter().map(|b| format!("{b:02x}")).collect(),
+            trusted_root,
+            issued: AtomicU64::new(0),
+        }
+    }
+
+    /// A key and its certificate for `subject` (`email:…` or `URI:…`, as
+    /// openssl writes a SAN) from OIDC `issuer`, with a GitHub workflow
+    /// `repository` when given; and the proof to attach to its signatures.
+    pub fn issue(
+        &self,
+        subject: &str,
+        issuer: &str,
+        repository: Option<&str>,
+    ) -> (CosignKey, KeylessProof) {
+        let n = self.issued.fetch_add(1, Ordering::Relaxed);
+        let hex = |text: &str| -> String { text.bytes().map(|b| format!("{b:02X}")).collect() };
+        let mut ext = format!(
+            "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n\
+             extendedKeyUsage=codeSigning\nsubjectAltName={subject}\n\
+             1.3.6.1.4.1.57264.1.1=DER:{}\n",
+            hex(issuer)
+        );
+        if let Some(repository) = repository {
+            ext.push_str(&format!("1.3.6.1.4.1.57264.1.5=DER:{}\n", hex(repository)));
+        }
+        let (ext_file, key, csr, pem, public) = (
+            format!("signer{n}.ext"),
+            format!("signer{n}.key"),
+            format!("signer{n}.csr"),
+            format!("signer{n}.pem"),
+            format!("signer{n}.pub"),
+        );
+        std::fs::write(self.dir.join(&ext_file), ext).expect("ext");
+        openssl(
+            &self.dir,
+            &[
+                "req",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                &key,
+                "-out",
+                &csr,
+                "-subj",
+                "/O=sigstore.dev",
+            ],
+        );
+        openssl(
+            &self.dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "fulcio.pem",
+                "-CAkey",
+                "fulcio.key",
+                "-CAcreateserial",
+                "-days",
+                "1",
+                "-extfile",
+                &ext_file,
+                "-out",
+                &pem,
+            ],
+        );
+        openssl(
+            &self.dir,
+            &["pkey", "-in", &key, "-pubout", "-out", &public],
+        );
+        let read = |name: &str| std::fs::read_to_string(self.dir.join(name)).expect("signer file");
+        let certificate = read(&pem);
+        (
+            CosignKey::from_pkcs8(&read(&key), &read(&public)),
+            KeylessProof {
+                bundle: self.bundle(),
+                certificate,
+            },
+        )
+    }
+
+    /// A Rekor bundle: the entry's Signed Entry Timestamp by the Rekor key.
+    /// Its time is a few seconds after now, inside the certificate's
+    /// validity (which starts now).
+    fn bundle(&self) -> String {
+        use base64::Engine as _;
+        let integrated_time = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs()
+            + 5;
+        let body = base64::engine::general_purpose::STANDARD.encode(b"{\"kind\":\"hashedrekord\"}");
+        // RFC 8785 canonical JSON: keys sorted, no spaces.
+        let canonical = format!(
+            r#"{{"body":"{body}","integratedTime":{integrated_time},"logID":"{}","logIndex":1}}"#,
+            self.log_id
+        );
+        let set = self.rekor.sign(canonical.as_bytes()).expect("SET");
+        serde_json::json!({
+            "SignedEntryTimestamp": base64::engine::general_purpose::STANDARD.encode(set),
+            "Payload": {"body": body, "integratedTime": integrated_time, "logIndex": 1, "logID": self.log_id}
+        })
+        .to_string()
     }
 }
