@@ -815,21 +815,14 @@ fn timed_requests(dir: &Path, served: &Served, review: &Value, count: usize) -> 
     let url = format!("https://{}/validate", served.addr);
     let mut command = Command::new("curl");
     command
-        .args([
-            "-sS",
-            "--max-time",
-            "120",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{time_total}\\n",
-        ])
+        .args(["-sS", "--max-time", "120", "-w", "%{time_total}\\n"])
         .arg("--cacert")
         .arg(dir.join("tls.pem"))
         .args(["-H", "Content-Type: application/json", "--data-binary"])
         .arg(format!("@{}", body.display()));
     for _ in 0..count {
-        command.arg(&url);
+        // `-o` applies to one URL: each gets its own.
+        command.args(["-o", "/dev/null"]).arg(&url);
     }
     let output = command.output().expect("curl");
     assert!(
