@@ -168,7 +168,8 @@ fn trusted(digest: &str) -> HostAnswer {
     Ok(json!({"is_trusted": true, "digest": digest}))
 }
 
-/// One registry with images for every public-key case, made once.
+/// One registry with images for every case, made once; `dir` is inside the
+/// registry's own directory, removed with it when the tests end.
 struct World {
     dir: Scratch,
     registry: TestRegistry,
@@ -180,8 +181,9 @@ struct World {
 fn world() -> &'static World {
     static WORLD: std::sync::OnceLock<World> = std::sync::OnceLock::new();
     WORLD.get_or_init(|| {
-        let dir = Scratch::new("signatures");
         let registry = TestRegistry::start("signatures-registry");
+        let dir = Scratch(registry.dir().join("work"));
+        std::fs::create_dir_all(&dir.0).expect("work dir");
         let trusted = CosignKey::generate(&dir.0, "trusted");
         let second = CosignKey::generate(&dir.0, "second");
         let other = CosignKey::generate(&dir.0, "other");

@@ -78,6 +78,8 @@ pub struct TestRegistry {
     /// `127.0.0.1:PORT`.
     pub addr: String,
     child: Child,
+    /// Closing it stops the registry.
+    stop: Option<std::process::ChildStdin>,
     runtime: tokio::runtime::Runtime,
     client: Client,
     _dir: Scratch,
@@ -108,13 +110,25 @@ impl TestRegistry {
         )
         .expect("registry config");
         let log = std::fs::File::create(dir.path("registry.log")).expect("registry log");
-        let child = Command::new("docker-registry")
-            .arg("serve")
+        // The registry runs under a shell that stops it, and removes its
+        // directory, when its stdin closes: on drop, or when the test
+        // process ends, even for a registry a `static` holds (statics are
+        // never dropped).
+        let mut child = Command::new("sh")
+            .args([
+                "-c",
+                "docker-registry serve \"$1\" & registry=$!; read -r _; kill $registry; \
+                 wait $registry; rm -rf \"$2\"",
+                "sh",
+            ])
             .arg(&config)
+            .arg(&dir.0)
+            .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .expect("docker-registry starts");
+        let stop = child.stdin.take();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -127,6 +141,7 @@ impl TestRegistry {
         let registry = TestRegistry {
             addr,
             child,
+            stop,
             runtime,
             client,
             _dir: dir,
@@ -185,6 +200,12 @@ impl TestRegistry {
             .expect("the pushed image's digest");
         assert!(response.manifest_url.contains(repository));
         digest
+    }
+
+    /// The registry's scratch directory, removed with it: a place for a
+    /// test's keys and files that lives as long as the registry.
+    pub fn dir(&self) -> &Path {
+        &self._dir.0
     }
 
     /// `127.0.0.1:PORT/repository`.
@@ -274,7 +295,7 @@ impl TestRegistry {
 
 impl Drop for TestRegistry {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        drop(self.stop.take());
         let _ = self.child.wait();
     }
 }
