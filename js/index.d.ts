@@ -25,7 +25,10 @@ export type {
   RuleAction,
   RuleId,
   Settings,
+  SignatureRequirement,
   SettingsValidationResponse,
   ValidationResponse,
+  VerifyRequest,
+  VerifyResponse,
   Violation,
 } from './pkg/imagegate_policy.js';

@@ -362,6 +362,7 @@ fn sarif_report_of_the_testdata() {
             "digest",
             "pullPolicy",
             "imageMetadata",
+            "signature",
             "rejection"
         ]
     );

@@ -1,4 +1,4 @@
-//! Host capabilities the rules may ask for (OCI lookups), behind one small
+//! Host capabilities the rules may ask for (OCI lookups, Sigstore verification), behind one small
 //! trait so the core stays pure: the waPC entry answers through Kubewarden's
 //! host calls, tests through a map-backed fake.
 
@@ -33,6 +33,22 @@ pub trait Capabilities {
     /// `{"manifest": {...}, "digest": "sha256:...", "config": {...}}`
     /// (Kubewarden `oci/v1/oci_manifest_config`).
     fn oci_manifest_config(&self, image: &str) -> Result<Vec<u8>, CapabilityError>;
+
+    /// Sigstore verification of an image's signatures (Kubewarden
+    /// `oci/v2/verify`): `request` is the JSON of one of Kubewarden's request
+    /// types (`{"type": "SigstorePubKeyVerify", "image": ..., ...}`), passed
+    /// to the host exactly as written; the answer is the host's JSON
+    /// `{"is_trusted": true, "digest": "sha256:..."}`. A host that finds the
+    /// signatures missing or wrong answers with an error, as Kubewarden's does.
+    ///
+    /// The default refuses, so a host (or a test fake) that only answers the
+    /// OCI lookups fails verification closed instead of not compiling.
+    fn verify(&self, _request: &[u8]) -> Result<Vec<u8>, CapabilityError> {
+        Err(CapabilityError(
+            "cannot verify signatures: this host does not answer kubewarden/oci/v2/verify"
+                .to_owned(),
+        ))
+    }
 }
 
 /// A host that answers nothing: for evaluations that need no lookups.
@@ -58,5 +74,11 @@ impl Capabilities for Offline {
 
     fn oci_manifest_config(&self, image: &str) -> Result<Vec<u8>, CapabilityError> {
         Err(Offline::refuse("manifest and configuration", image))
+    }
+
+    fn verify(&self, _request: &[u8]) -> Result<Vec<u8>, CapabilityError> {
+        Err(CapabilityError(
+            "cannot verify signatures: no host capabilities are available".to_owned(),
+        ))
     }
 }

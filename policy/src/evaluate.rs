@@ -10,6 +10,7 @@ use crate::reference::Reference;
 use crate::request::{AdmissionRequest, RequestError};
 use crate::rules::digest::{Lookups, Resolution};
 use crate::rules::image_metadata::MetadataRules;
+use crate::rules::signature::{Outcome, verify_name};
 use crate::rules::{self, Action, RuleId};
 use crate::settings::{Policy, ShortNames};
 use crate::verdict::{Verdict, Violation};
@@ -132,27 +133,55 @@ fn check_image(policy: &Policy, image: &str, lookups: &mut Lookups<'_>) -> Findi
     let mut failed = Vec::new();
     let mut resolution = Resolution::NotAttempted;
     if !exempt {
-        resolution = policy.digests.resolve(&reference, lookups);
-        let mut check = |rule: RuleId, reason: Option<String>| {
+        let check = |failed: &mut Vec<_>, rule: RuleId, reason: Option<String>| {
             if let Some(reason) = reason {
                 failed.push((rule, reason));
             }
         };
         if policy.short_names == ShortNames::Reject {
-            check(RuleId::ShortName, rules::short_name::check(&reference));
+            check(
+                &mut failed,
+                RuleId::ShortName,
+                rules::short_name::check(&reference),
+            );
         }
-        check(RuleId::Source, policy.source.decide(&names, &reference));
-        check(RuleId::Tag, policy.tags.check(&reference));
         check(
-            RuleId::Digest,
-            policy.digests.check(&reference, &resolution),
+            &mut failed,
+            RuleId::Source,
+            policy.source.decide(&names, &reference),
         );
+        check(&mut failed, RuleId::Tag, policy.tags.check(&reference));
         // An image the source rule denies is not looked up: the host does
         // not contact a registry the policy does not trust, and the request
         // is rejected anyway.
         let source_denies = policy.actions.get(RuleId::Source) == Action::Deny
             && failed.iter().any(|(rule, _)| *rule == RuleId::Source);
-        if policy.image_metadata.is_active() && !source_denies {
+        let signature = if policy.signatures.is_active() && !source_denies {
+            policy.signatures.check(&names, &reference, lookups)
+        } else {
+            Outcome::NotRequired
+        };
+        let signature_denies = policy.actions.get(RuleId::Signature) == Action::Deny
+            && matches!(signature, Outcome::Failed(_));
+        resolution = match &signature {
+            // The verified digest is what runs: no second lookup that could
+            // see the tag somewhere else.
+            Outcome::Verified { digest } if policy.digests.pins(&reference) => {
+                Resolution::Pinned(format!("{}@{digest}", verify_name(&reference)))
+            }
+            // Rejected for its signature: no more registry round trips.
+            _ if signature_denies => Resolution::NotAttempted,
+            _ => policy.digests.resolve(&reference, lookups),
+        };
+        check(
+            &mut failed,
+            RuleId::Digest,
+            policy.digests.check(&reference, &resolution),
+        );
+        if let Outcome::Failed(reason) = signature {
+            failed.push((RuleId::Signature, reason));
+        }
+        if policy.image_metadata.is_active() && !source_denies && !signature_denies {
             let lookup = MetadataRules::lookup_name(&reference, &resolution);
             if let Some(reason) = policy.image_metadata.check(&reference, &lookup, lookups) {
                 failed.push((RuleId::ImageMetadata, reason));

@@ -31,6 +31,10 @@ pub mod evaluate;
 mod json;
 pub mod matcher;
 pub mod mutate;
+mod pem;
+// Recorded host answers, for hosts and test runners; not in the module.
+#[cfg(not(target_arch = "wasm32"))]
+pub mod recorded;
 pub mod reference;
 pub mod request;
 pub mod rules;

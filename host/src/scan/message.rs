@@ -20,7 +20,7 @@
 use std::collections::HashSet;
 
 /// The rule ids of SPEC §2.9, as messages write them.
-pub const RULE_IDS: [&str; 7] = [
+pub const RULE_IDS: [&str; 8] = [
     "reference",
     "shortName",
     "source",
@@ -28,6 +28,7 @@ pub const RULE_IDS: [&str; 7] = [
     "digest",
     "pullPolicy",
     "imageMetadata",
+    "signature",
 ];
 
 /// One violation as the policy wrote it.
@@ -242,6 +243,7 @@ pub fn fix(rule: &str, path: &str) -> &'static str {
         "pullPolicy" if path.ends_with(".image.pullPolicy") => "set the image volume's pullPolicy",
         "pullPolicy" => "set imagePullPolicy",
         "imageMetadata" => "use an image whose labels and annotations the policy accepts",
+        "signature" => "sign the image as the signatures settings require, or pin a signed digest",
         _ => "see the reason",
     }
 }

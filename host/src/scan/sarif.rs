@@ -49,6 +49,10 @@ fn describe(rule: &str) -> (&'static str, &'static str) {
             "The image's labels or annotations are not allowed",
             "Image manifest annotations and config labels are checked against the settings.",
         ),
+        "signature" => (
+            "The image is not signed as required",
+            "signatures names, per registry, repository or image, the keys, keyless identities or certificates that must have signed it (Sigstore).",
+        ),
         _ => (
             "The policy rejected the object",
             "The object cannot be evaluated as it is written, e.g. a pod spec of the wrong shape.",

@@ -18,7 +18,9 @@
 //!   `capabilities` optionally answers host lookups with synchronous
 //!   callbacks: `manifestDigest(image)` (`digests.resolve`), and
 //!   `ociManifest(image)` / `ociManifestConfig(image)` (`imageMetadata`),
-//!   which answer the JSON objects Kubewarden's host calls answer; without
+//!   which answer the JSON objects Kubewarden's host calls answer, and
+//!   `verify(request)` (`signatures`), which takes Kubewarden's
+//!   `oci/v2/verify` request object and answers `{is_trusted, digest}`; without
 //!   `capabilities` (or without a callback) every such lookup fails, as in a
 //!   host with no capabilities.
 //! * `validateSettings(settings)`: `{valid, message}`.
@@ -82,6 +84,14 @@ extern "C" {
     /// `capabilities.ociManifestConfig(image)`.
     #[wasm_bindgen(method, catch, js_name = ociManifestConfig)]
     fn oci_manifest_config(this: &HostCapabilities, image: &str) -> Result<JsValue, JsValue>;
+
+    /// `capabilities.verify` itself.
+    #[wasm_bindgen(method, getter, js_name = verify)]
+    fn verify_callback(this: &HostCapabilities) -> JsValue;
+
+    /// `capabilities.verify(request)`.
+    #[wasm_bindgen(method, catch, js_name = verify)]
+    fn verify(this: &HostCapabilities, request: JsValue) -> Result<JsValue, JsValue>;
 
     /// Anything thrown: its `message`, when it has one.
     type Thrown;
@@ -148,7 +158,7 @@ export interface AdmissionReview {
  */
 export type AdmissionInput = AdmissionReview | AdmissionRequest | KubernetesObject;
 
-export type RuleId = "reference" | "shortName" | "source" | "tag" | "digest" | "pullPolicy" | "imageMetadata";
+export type RuleId = "reference" | "shortName" | "source" | "tag" | "digest" | "pullPolicy" | "imageMetadata" | "signature";
 export type RuleAction = "deny" | "warn";
 export type PullPolicy = "Always" | "IfNotPresent" | "Never";
 
@@ -184,8 +194,33 @@ export interface Settings {
     requireLabels?: Record<string, string> | null;
     skipOnResolutionFailure?: boolean | null;
   } | null;
+  /** Signature requirements (README "Signatures"): the most specific matching scope decides. */
+  signatures?: SignatureRequirement[] | null;
   exemptImages?: string[] | null;
   actions?: { [rule in RuleId]?: RuleAction | null } | null;
+}
+
+/**
+ * One signature requirement: exactly one scope (`registry`, `repository` or
+ * `image`), then either `skip: true` or the signers, of which `threshold`
+ * (default 1) must have signed.
+ */
+export interface SignatureRequirement {
+  registry?: string;
+  repository?: string;
+  image?: string;
+  /** Cosign public keys, PEM (`-----BEGIN PUBLIC KEY-----`). */
+  keys?: string[] | null;
+  /** Keyless (Fulcio) identities: an exact subject, or every subject under a URL prefix. */
+  keyless?: ({ issuer: string; subject: string } | { issuer: string; urlPrefix: string })[] | null;
+  /** Signing certificates of a private PKI, PEM, each optionally with the CA chain it must chain up to. */
+  certificates?: { certificate: string; chain?: string[] | null; requireRekorBundle?: boolean | null }[] | null;
+  /** How many of the signers must have signed; 1 (any) by default. */
+  threshold?: number | null;
+  /** Annotations every counted signature must carry, compared exactly. */
+  annotations?: Record<string, string> | null;
+  /** The scope needs no signature (it carves an exception out of a broader scope). */
+  skip?: boolean | null;
 }
 
 /**
@@ -216,6 +251,36 @@ export interface HostCapabilities {
    * Throw when it cannot be read.
    */
   ociManifestConfig?(image: string): OciManifestAndConfig;
+  /**
+   * Sigstore verification (`signatures`, Kubewarden's `oci/v2/verify`): the
+   * request is Kubewarden's own JSON, passed as it would go to policy-server.
+   * Return `{is_trusted: true, digest}` with the digest whose signatures were
+   * verified; throw an Error saying why when the image is not signed as
+   * asked, as Kubewarden's host does.
+   */
+  verify?(request: VerifyRequest): VerifyResponse;
+}
+
+/** Kubewarden's `SigstoreVerificationInputV2`, the types the policy sends. */
+export type VerifyRequest =
+  | { type: "SigstorePubKeyVerify"; image: string; pub_keys: string[]; annotations: Record<string, string> | null }
+  | { type: "SigstoreKeylessVerify"; image: string; keyless: { issuer: string; subject: string }[]; annotations: Record<string, string> | null }
+  | { type: "SigstoreKeylessPrefixVerify"; image: string; keyless_prefix: { issuer: string; url_prefix: string }[]; annotations: Record<string, string> | null }
+  | {
+      type: "SigstoreCertificateVerify";
+      image: string;
+      /** The PEM certificate's bytes (UTF-8), as Kubewarden's `Vec<u8>` serializes. */
+      certificate: number[];
+      certificate_chain: number[][] | null;
+      require_rekor_bundle: boolean;
+      annotations: Record<string, string> | null;
+    };
+
+/** Kubewarden's `VerificationResponse`. */
+export interface VerifyResponse {
+  is_trusted: boolean;
+  /** The digest whose signatures were verified (`sha256:...`). */
+  digest: string;
 }
 
 /** The parts of an OCI image manifest or image index the policy reads; other fields are allowed. */
@@ -455,6 +520,20 @@ impl Capabilities for JsHost {
             return Err(missing_callback("ociManifestConfig"));
         }
         json_answer(self.0.oci_manifest_config(image))
+    }
+
+    fn verify(&self, request: &[u8]) -> Result<Vec<u8>, CapabilityError> {
+        if !self.0.verify_callback().is_function() {
+            return Err(CapabilityError(
+                "the host gives no verify capability (pass {verify(request) {...}} in capabilities)"
+                    .to_owned(),
+            ));
+        }
+        // The request crosses as the object Kubewarden's host would parse.
+        let text = std::str::from_utf8(request).map_err(|e| CapabilityError(e.to_string()))?;
+        let request =
+            json_parse(text).map_err(|thrown| CapabilityError(thrown_message(&thrown)))?;
+        json_answer(self.0.verify(request))
     }
 }
 

@@ -32,7 +32,12 @@ struct HostCalls;
 /// answer's bytes, or the host's words.
 fn oci_call(operation: &str, image: &str) -> Result<Vec<u8>, CapabilityError> {
     let request = serde_json::to_vec(image).map_err(|e| CapabilityError(e.to_string()))?;
-    guest::host_call("kubewarden", "oci", operation, &request).map_err(|e| {
+    host_call(operation, &request)
+}
+
+/// One `kubewarden/oci/<operation>` call with `payload` as it is.
+fn host_call(operation: &str, payload: &[u8]) -> Result<Vec<u8>, CapabilityError> {
+    guest::host_call("kubewarden", "oci", operation, payload).map_err(|e| {
         // wapc-guest prefixes the host's words with "Host error: ".
         let text = e.to_string();
         CapabilityError(
@@ -61,5 +66,9 @@ impl Capabilities for HostCalls {
 
     fn oci_manifest_config(&self, image: &str) -> Result<Vec<u8>, CapabilityError> {
         oci_call("v1/oci_manifest_config", image)
+    }
+
+    fn verify(&self, request: &[u8]) -> Result<Vec<u8>, CapabilityError> {
+        host_call("v2/verify", request)
     }
 }

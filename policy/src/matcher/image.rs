@@ -81,6 +81,11 @@ impl ImagePattern {
         &self.registry
     }
 
+    /// The normalized repository path.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
     /// The normalized text, for finding an entry in both allow and reject.
     pub fn canonical(&self) -> String {
         let mut canonical = format!("{}/{}", self.registry.canonical(), self.path);

@@ -6,5 +6,6 @@ pub mod glob;
 pub mod image;
 pub mod registry;
 pub mod repository;
+pub mod scope;
 pub mod specificity;
 pub mod tag;

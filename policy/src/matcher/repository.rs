@@ -77,6 +77,11 @@ impl RepositoryPattern {
         &self.registry
     }
 
+    /// The normalized path (its components may hold wildcards).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
     /// The normalized text, for finding an entry in both allow and reject.
     pub fn canonical(&self) -> String {
         format!("{}/{}", self.registry.canonical(), self.path)

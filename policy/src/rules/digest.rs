@@ -77,6 +77,8 @@ pub struct Lookups<'c> {
     done: BTreeMap<String, Result<String, CapabilityError>>,
     /// The `imageMetadata` rule's answers (manifests and configurations).
     pub(crate) metadata: crate::rules::image_metadata::Answers,
+    /// The `signature` rule's answers.
+    pub(crate) signatures: crate::rules::signature::Answers,
 }
 
 impl<'c> Lookups<'c> {
@@ -86,6 +88,7 @@ impl<'c> Lookups<'c> {
             capabilities,
             done: BTreeMap::new(),
             metadata: Default::default(),
+            signatures: Default::default(),
         }
     }
 
@@ -109,9 +112,14 @@ impl<'c> Lookups<'c> {
 }
 
 impl DigestRules {
+    /// Whether the settings pin `image` (resolving is on and it has no digest).
+    pub fn pins(&self, image: &Reference) -> bool {
+        self.resolve != Resolve::Never && !image.is_pinned()
+    }
+
     /// Resolves `image` when the settings ask for it.
     pub fn resolve(&self, image: &Reference, lookups: &mut Lookups<'_>) -> Resolution {
-        if self.resolve == Resolve::Never || image.is_pinned() {
+        if !self.pins(image) {
             return Resolution::NotAttempted;
         }
         // The normalized name with its effective tag: what the runtime pulls,

@@ -6,6 +6,7 @@ pub mod image_metadata;
 pub mod pull_policy;
 pub mod reference;
 pub mod short_name;
+pub mod signature;
 pub mod source;
 pub mod tag;
 
@@ -26,11 +27,13 @@ pub enum RuleId {
     PullPolicy,
     /// Manifest annotations and config labels (SPEC 2.6).
     ImageMetadata,
+    /// Sigstore signatures by the signers a scope names.
+    Signature,
 }
 
 impl RuleId {
     /// Every rule id, in the order messages and settings list them.
-    pub const ALL: [RuleId; 7] = [
+    pub const ALL: [RuleId; 8] = [
         RuleId::Reference,
         RuleId::ShortName,
         RuleId::Source,
@@ -38,6 +41,7 @@ impl RuleId {
         RuleId::Digest,
         RuleId::PullPolicy,
         RuleId::ImageMetadata,
+        RuleId::Signature,
     ];
 
     /// The id as SPEC and the settings write it.
@@ -50,6 +54,7 @@ impl RuleId {
             RuleId::Digest => "digest",
             RuleId::PullPolicy => "pullPolicy",
             RuleId::ImageMetadata => "imageMetadata",
+            RuleId::Signature => "signature",
         }
     }
 
@@ -76,7 +81,7 @@ pub enum Action {
 
 /// The action of every rule.
 #[derive(Debug, Clone, Default)]
-pub struct Actions([Action; 7]);
+pub struct Actions([Action; RuleId::ALL.len()]);
 
 impl Actions {
     /// The action for `rule`.

@@ -118,6 +118,17 @@ impl SourceEntry {
         }
     }
 
+    /// The entry's pattern as a scope (for the signature settings' check
+    /// that a requirement can apply at all).
+    pub(crate) fn scope(&self) -> crate::matcher::scope::Scope {
+        use crate::matcher::scope::Scope;
+        match &self.matcher {
+            EntryMatcher::Registry(p) => Scope::Registry(p.clone()),
+            EntryMatcher::Repository(p) => Scope::Repository(p.clone()),
+            EntryMatcher::Image(p) => Scope::Image(p.clone()),
+        }
+    }
+
     /// Whether this is a `registries` entry.
     pub(crate) fn is_registry_entry(&self) -> bool {
         matches!(self.matcher, EntryMatcher::Registry(_))
@@ -294,6 +305,11 @@ impl SourceRules {
             }),
             (None, _) => None,
         }
+    }
+
+    /// Every entry, in settings order.
+    pub(crate) fn entries(&self) -> &[SourceEntry] {
+        &self.entries
     }
 }
 

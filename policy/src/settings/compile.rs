@@ -18,6 +18,7 @@ use crate::rules::tag::{TagEntry, TagRules};
 use crate::rules::{Action, RuleId};
 use crate::settings::raw::{Reader, child, index};
 use crate::settings::reachability::{self, TagAllow};
+use crate::settings::signatures;
 use crate::settings::{Policy, SettingsError, ShortNames};
 
 const TOP_KEYS: &[&str] = &[
@@ -30,6 +31,7 @@ const TOP_KEYS: &[&str] = &[
     "digests",
     "pullPolicy",
     "imageMetadata",
+    "signatures",
     "exemptImages",
     "actions",
 ];
@@ -123,6 +125,7 @@ pub fn compile(settings: &Value) -> Result<Policy, SettingsError> {
     policy.digests = read_digests(&mut r, top.get("digests"));
     policy.pull_policy = read_pull_policy(&mut r, top.get("pullPolicy"));
     policy.image_metadata = read_image_metadata(&mut r, top.get("imageMetadata"));
+    policy.signatures = signatures::read(&mut r, top.get("signatures"));
 
     for (i, text) in r.strings(top.get("exemptImages"), "exemptImages") {
         match ImagePattern::parse(text) {
@@ -145,6 +148,12 @@ pub fn compile(settings: &Value) -> Result<Policy, SettingsError> {
                 _ => {}
             }
         }
+    }
+
+    // With the source rule in warn mode every image is verified, so only a
+    // denying source rule can make a requirement unreachable.
+    if policy.actions.get(RuleId::Source) == Action::Deny {
+        signatures::check_reachable(&mut r, &policy.signatures, policy.source.entries(), aliases);
     }
 
     let problems = r.into_problems();

@@ -10,6 +10,7 @@
 mod compile;
 mod raw;
 mod reachability;
+mod signatures;
 
 use std::cell::RefCell;
 use std::fmt;
@@ -21,6 +22,7 @@ use crate::rules::Actions;
 use crate::rules::digest::DigestRules;
 use crate::rules::image_metadata::MetadataRules;
 use crate::rules::pull_policy::PullPolicyRules;
+use crate::rules::signature::SignatureRules;
 use crate::rules::source::SourceRules;
 use crate::rules::tag::TagRules;
 
@@ -93,6 +95,7 @@ pub struct Policy {
     pub(crate) digests: DigestRules,
     pub(crate) pull_policy: PullPolicyRules,
     pub(crate) image_metadata: MetadataRules,
+    pub(crate) signatures: SignatureRules,
     pub(crate) exempt: Vec<ImagePattern>,
     pub(crate) actions: Actions,
 }

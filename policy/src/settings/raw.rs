@@ -19,6 +19,8 @@ impl Reader {
     }
 
     /// Records a problem at `path` (and the entry's text, when there is one).
+    // Called from dozens of places: one copy, not one per call site.
+    #[inline(never)]
     pub fn problem(&mut self, path: &str, entry: Option<&str>, problem: impl Into<String>) {
         self.problems.push(SettingsProblem {
             path: path.to_owned(),
@@ -156,6 +158,7 @@ impl Reader {
 }
 
 /// `parent.key`, or `key` at the top level.
+#[inline(never)]
 pub fn child(path: &str, key: &str) -> String {
     if path.is_empty() {
         key.to_owned()
@@ -165,6 +168,7 @@ pub fn child(path: &str, key: &str) -> String {
 }
 
 /// `path[i]`.
+#[inline(never)]
 pub fn index(path: &str, i: usize) -> String {
     format!("{path}[{i}]")
 }
