@@ -8,7 +8,13 @@
 //! (imagegate prints it on stderr as `imagegate: policy log: …`), and
 //! accepts when the host answered, rejects when it failed. So each test sees
 //! exactly what the host gave the policy.
+//!
+//! Then the same signatures through the real `policy.wasm` and its
+//! `signature` rule (settings `signatures`): one table of cases, each run
+//! through `imagegate run` and through `imagegate serve`, with the same
+//! verdicts expected from both.
 
+mod common;
 #[path = "common/signing.rs"]
 mod signing;
 
@@ -98,12 +104,11 @@ fn relay_guest(dir: &Path, payload: &Value) -> PathBuf {
     path
 }
 
+/// The built imagegate, with no registry credentials of the user's; the
+/// compiled-module cache is the one `make test` names
+/// (`IMAGEGATE_CACHE_DIR`), as for the other suites.
 fn imagegate() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_imagegate"));
-    command.env(
-        "IMAGEGATE_CACHE_DIR",
-        std::env::temp_dir().join("imagegate-test-cache"),
-    );
     command.env_remove("DOCKER_CONFIG");
     command
 }
@@ -261,7 +266,7 @@ fn a_signature_by_another_key_does_not_count() {
     let message = answer.expect_err("not trusted");
     assert!(
         message.starts_with(&format!(
-            "{}@{digest} is not signed as required: no signature by public key 1 (SHA256:",
+            "{}@{digest} is not signed as required: no signature by the public key (SHA256:",
             w.registry.image("team/other-key")
         )),
         "{message}"
@@ -352,7 +357,7 @@ fn required_annotations_must_be_in_a_signature_by_the_key() {
     let message =
         run_verify(&w.dir.0, &w.registry.addr, &prod, &[]).expect_err("no prod signature");
     assert!(
-        message.contains("is not signed as required: signed by public key 1 (SHA256:"),
+        message.contains("is not signed as required: signed by the public key (SHA256:"),
         "{message}"
     );
     assert!(
@@ -652,6 +657,15 @@ impl Drop for Served {
 /// `imagegate serve` with the relay guest, a self-signed certificate, and
 /// `extra` flags; waits for its start-up line.
 fn serve(dir: &Path, policy: &Path, registry: &str, extra: &[&str]) -> Served {
+    std::fs::write(dir.join("settings.json"), "{}").expect("settings");
+    let mut flags = vec!["--insecure-registry", registry];
+    flags.extend_from_slice(extra);
+    serve_with_settings(dir, policy, &flags)
+}
+
+/// `imagegate serve` with `dir/settings.json`, a self-signed certificate
+/// made in `dir`, and `flags`; waits for its start-up line.
+fn serve_with_settings(dir: &Path, policy: &Path, flags: &[&str]) -> Served {
     openssl(
         dir,
         &[
@@ -674,7 +688,6 @@ fn serve(dir: &Path, policy: &Path, registry: &str, extra: &[&str]) -> Served {
             "subjectAltName=IP:127.0.0.1",
         ],
     );
-    std::fs::write(dir.join("settings.json"), "{}").expect("settings");
     let mut child = imagegate()
         .arg("serve")
         .arg("--policy")
@@ -685,15 +698,8 @@ fn serve(dir: &Path, policy: &Path, registry: &str, extra: &[&str]) -> Served {
         .arg(dir.join("tls.pem"))
         .arg("--tls-key")
         .arg(dir.join("tls.key"))
-        .args([
-            "--addr",
-            "127.0.0.1:0",
-            "--instances",
-            "2",
-            "--insecure-registry",
-            registry,
-        ])
-        .args(extra)
+        .args(["--addr", "127.0.0.1:0", "--instances", "2"])
+        .args(flags)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -804,6 +810,306 @@ fn serve_caches_a_verification_per_digest_and_counts_it() {
     );
     assert_eq!(metric(&metrics, "imagegate_signature_cache_hits_total"), 2);
     drop(served);
+}
+
+// ------------------------------------------------ through policy.wasm
+
+/// One case of the end-to-end table: the image a Pod runs, and what both
+/// hosts must answer.
+struct EndToEnd {
+    name: &'static str,
+    image: String,
+    /// `Ok(patched image)` (None: no patch), or `Err(text the denial holds)`.
+    expect: Result<Option<String>, String>,
+    /// A warning that must be present (warn mode).
+    warning: Option<String>,
+}
+
+/// The images, signatures and settings of the end-to-end table, on the
+/// shared registry; plus a registry that is down and one that hangs.
+fn end_to_end_table(pki: &TestPki, hanging: &str) -> (Value, Vec<EndToEnd>) {
+    let w = world();
+    let r = &w.registry;
+    let reg = r.addr.clone();
+    let down = format!("127.0.0.1:{}", free_port());
+
+    let signed = r.push_image("e2e/team/signed", "v1", "e2e signed");
+    r.sign("e2e/team/signed", &signed, &[Signing::by(&w.trusted)]);
+    r.push_image("e2e/team/unsigned", "v1", "e2e unsigned");
+    let other = r.push_image("e2e/team/other-key", "v1", "e2e other key");
+    r.sign("e2e/team/other-key", &other, &[Signing::by(&w.other)]);
+    let replayed = r.push_image("e2e/team/replayed", "v1", "e2e replayed");
+    let elsewhere = r.push_image("e2e/team/replayed", "v0", "e2e what was signed");
+    r.sign(
+        "e2e/team/replayed",
+        &replayed,
+        &[Signing::by(&w.trusted).naming(&elsewhere)],
+    );
+    let before = r.push_image("e2e/team/moved", "v1", "e2e moved, signed");
+    r.sign("e2e/team/moved", &before, &[Signing::by(&w.trusted)]);
+    let moved = r.push_image("e2e/team/moved", "v1", "e2e moved, pushed over");
+    let annotated = r.push_image("e2e/annotated/app", "v1", "e2e annotated");
+    r.sign(
+        "e2e/annotated/app",
+        &annotated,
+        &[Signing::by(&w.trusted).with(&[("env", "staging")])],
+    );
+    let dual = r.push_image("e2e/dual/app", "v1", "e2e two keys");
+    r.sign("e2e/dual/app", &dual, &[Signing::by(&w.trusted)]);
+    r.push_image("e2e/team/exempt", "v1", "e2e exempt");
+    r.push_image("e2e/elsewhere/app", "v1", "e2e outside every scope");
+    r.push_image("e2e/warned/app", "v1", "e2e warn mode");
+    let pki_signed = r.push_image("e2e/pki/app", "v1", "e2e certificate");
+    r.sign("e2e/pki/app", &pki_signed, &[Signing::by(&pki.leaf_key)]);
+
+    let settings = json!({
+        "signatures": [
+            {"repository": format!("{reg}/e2e/team"), "keys": [w.trusted.public_pem]},
+            {"repository": format!("{reg}/e2e/annotated"), "keys": [w.trusted.public_pem],
+             "annotations": {"env": "prod"}},
+            {"repository": format!("{reg}/e2e/dual"), "keys": [w.trusted.public_pem, w.second.public_pem],
+             "threshold": 2},
+            {"repository": format!("{reg}/e2e/pki"),
+             "certificates": [{"certificate": pki.leaf_pem, "chain": [pki.intermediate_pem, pki.root_pem]}]},
+            {"registry": down, "keys": [w.trusted.public_pem]},
+            {"registry": hanging, "keys": [w.trusted.public_pem]},
+        ],
+        "digests": {"resolve": "AttemptRewrite"},
+        "exemptImages": [format!("{reg}/e2e/team/exempt")],
+    });
+    let img = |repo: &str| format!("{reg}/{repo}:v1");
+    let denied = |needle: String| Err(needle);
+    let cases = vec![
+        EndToEnd {
+            name: "signed by the trusted key: admitted, pinned to the verified digest",
+            image: img("e2e/team/signed"),
+            expect: Ok(Some(format!("{}@{signed}", img("e2e/team/signed")))),
+            warning: None,
+        },
+        EndToEnd {
+            name: "unsigned",
+            image: img("e2e/team/unsigned"),
+            expect: denied("no signatures found for".into()),
+            warning: None,
+        },
+        EndToEnd {
+            name: "signed by another key",
+            image: img("e2e/team/other-key"),
+            expect: denied("is not signed as required: no signature by the public key".into()),
+            warning: None,
+        },
+        EndToEnd {
+            name: "the payload names another digest",
+            image: img("e2e/team/replayed"),
+            expect: denied(format!(
+                "no valid signature of {reg}/e2e/team/replayed@{replayed}"
+            )),
+            warning: None,
+        },
+        EndToEnd {
+            name: "a tag moved after signing",
+            image: img("e2e/team/moved"),
+            expect: denied(format!(
+                "no signatures found for {reg}/e2e/team/moved@{moved}"
+            )),
+            warning: None,
+        },
+        EndToEnd {
+            name: "a required annotation is missing",
+            image: img("e2e/annotated/app"),
+            expect: denied("but no such signature carries the annotations env=prod".into()),
+            warning: None,
+        },
+        EndToEnd {
+            name: "two keys required, one present",
+            image: img("e2e/dual/app"),
+            expect: denied("is not signed as required: no signature by the public key".into()),
+            warning: None,
+        },
+        EndToEnd {
+            name: "the registry is down",
+            image: format!("{down}/team/app:v1"),
+            expect: denied(format!("registry {down}: connection refused")),
+            warning: None,
+        },
+        EndToEnd {
+            name: "the registry hangs",
+            image: format!("{hanging}/team/app@sha256:{}", "b".repeat(64)),
+            expect: denied(format!("registry {hanging}: timeout after 500ms")),
+            warning: None,
+        },
+        EndToEnd {
+            name: "outside every scope: not verified, only resolved",
+            image: img("e2e/elsewhere/app"),
+            expect: Ok(Some(String::new())),
+            warning: None,
+        },
+        EndToEnd {
+            name: "an exempt image is not verified",
+            image: img("e2e/team/exempt"),
+            expect: Ok(None),
+            warning: None,
+        },
+        EndToEnd {
+            name: "a certificate chained to a private CA",
+            image: img("e2e/pki/app"),
+            expect: Ok(Some(format!("{}@{pki_signed}", img("e2e/pki/app")))),
+            warning: None,
+        },
+    ];
+    (settings, cases)
+}
+
+/// The verdict `response` (an AdmissionResponse, from run or serve) gives,
+/// checked against the case; the patched image is read from the JSON Patch.
+fn check_end_to_end(case: &EndToEnd, response: &Value) -> Result<(), String> {
+    use base64::Engine as _;
+    let allowed = response["allowed"] == json!(true);
+    let message = response["status"]["message"].as_str().unwrap_or_default();
+    let patched: Option<String> = response["patch"].as_str().map(|p| {
+        let patch: Value = serde_json::from_slice(
+            &base64::engine::general_purpose::STANDARD
+                .decode(p)
+                .expect("base64 patch"),
+        )
+        .expect("JSON patch");
+        patch
+            .as_array()
+            .and_then(|ops| {
+                ops.iter()
+                    .find(|op| op["path"].as_str().is_some_and(|p| p.ends_with("/image")))
+            })
+            .and_then(|op| op["value"].as_str())
+            .unwrap_or_default()
+            .to_owned()
+    });
+    let fail = |why: String| Err(format!("{}: {why}; response {response}", case.name));
+    match &case.expect {
+        Ok(expected) => {
+            if !allowed {
+                return fail("denied".into());
+            }
+            match (expected.as_deref(), patched.as_deref()) {
+                (None, None) => {}
+                // Resolved to some digest: any pin of the written image.
+                (Some(""), Some(p)) if p.starts_with(&format!("{}@sha256:", case.image)) => {}
+                (Some(e), Some(p)) if e == p => {}
+                (e, p) => return fail(format!("patched image {p:?}, expected {e:?}")),
+            }
+        }
+        Err(needle) => {
+            if allowed {
+                return fail("admitted".into());
+            }
+            if !message.contains("[signature]") || !message.contains(needle.as_str()) {
+                return fail(format!("message lacks {needle:?} [signature]"));
+            }
+        }
+    }
+    if let Some(warning) = &case.warning {
+        let warnings = response["warnings"].to_string();
+        if !warnings.contains(warning.as_str()) {
+            return fail(format!("no warning {warning:?}"));
+        }
+    }
+    Ok(())
+}
+
+fn review_of(uid: &str, image: &str) -> Value {
+    json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+        "request": {"uid": uid, "kind": {"group": "", "version": "v1", "kind": "Pod"},
+                    "resource": {"group": "", "version": "v1", "resource": "pods"},
+                    "name": "app", "namespace": "default", "operation": "CREATE",
+                    "userInfo": {"username": "admin"}, "object": pod(image)}})
+}
+
+#[test]
+fn the_signature_rule_gives_the_same_verdicts_through_run_and_serve() {
+    let w = world();
+    let dir = Scratch(w.registry.dir().join("e2e"));
+    std::fs::create_dir_all(&dir.0).expect("dir");
+    let pki = TestPki::make(&dir.0);
+    let hanging = TcpListener::bind("127.0.0.1:0").expect("listener");
+    let hanging_addr = hanging.local_addr().expect("addr").to_string();
+    let (settings, mut cases) = end_to_end_table(&pki, &hanging_addr);
+    let settings_file = dir.path("settings.json");
+    std::fs::write(&settings_file, settings.to_string()).expect("settings");
+    // Warn mode: the same unsigned image, only warned about.
+    let mut warn_settings = settings.clone();
+    warn_settings["actions"] = json!({"signature": "warn"});
+    let warn_file = dir.path("settings-warn.json");
+    std::fs::write(&warn_file, warn_settings.to_string()).expect("settings");
+    let unsigned = format!("{}/e2e/team/unsigned:v1", w.registry.addr);
+    let flags = [
+        "--insecure-registry",
+        w.registry.addr.as_str(),
+        "--insecure-registry",
+        hanging_addr.as_str(),
+        "--lookup-timeout-ms",
+        "500",
+    ];
+    let policy = common::real_policy();
+    let mut failures = Vec::new();
+
+    // imagegate run, one process per case.
+    let run = |settings: &Path, image: &str| -> Value {
+        let request = dir.path("review.json");
+        std::fs::write(&request, review_of("run", image).to_string()).expect("review");
+        let output = imagegate()
+            .args(["run", "--request"])
+            .arg(&request)
+            .arg("--settings")
+            .arg(settings)
+            .arg("--policy")
+            .arg(&policy)
+            .args(flags)
+            .output()
+            .expect("imagegate run");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{stderr}");
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"))
+    };
+    for case in &cases {
+        if let Err(e) = check_end_to_end(case, &run(&settings_file, &case.image)) {
+            failures.push(format!("run: {e}"));
+        }
+    }
+    let warn_case = EndToEnd {
+        name: "warn mode: an unsigned image is admitted with a warning",
+        image: unsigned.clone(),
+        expect: Ok(Some(String::new())),
+        warning: Some("no signatures found for".into()),
+    };
+    if let Err(e) = check_end_to_end(&warn_case, &run(&warn_file, &unsigned)) {
+        failures.push(format!("run: {e}"));
+    }
+
+    // imagegate serve, the same cases, one server per settings file.
+    for (file, cases) in [
+        (&settings_file, &mut cases),
+        (&warn_file, &mut vec![warn_case]),
+    ] {
+        let served_dir = Scratch(dir.path(&format!("serve-{}", free_port())));
+        std::fs::create_dir_all(&served_dir.0).expect("dir");
+        std::fs::copy(file, served_dir.path("settings.json")).expect("settings");
+        let served = serve_with_settings(&served_dir.0, &policy, &flags);
+        for case in cases.iter() {
+            // /mutate: the pins come back as a patch (/validate only judges).
+            let body = curl(
+                &served_dir.0,
+                &served,
+                "/mutate",
+                Some(&review_of("serve", &case.image)),
+            );
+            let review: Value =
+                serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+            if let Err(e) = check_end_to_end(case, &review["response"]) {
+                failures.push(format!("serve: {e}"));
+            }
+        }
+    }
+    drop(hanging);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 // -------------------------------------------------------------- benchmark

@@ -171,7 +171,7 @@ impl VerifyRequest {
                     .enumerate()
                     .map(|(i, pem)| {
                         Ok(Requirement {
-                            signer: Signer::public_key(i, pem)?,
+                            signer: Signer::public_key(i, pub_keys.len(), pem)?,
                             annotations: annotations(a),
                         })
                     })
@@ -289,7 +289,7 @@ pub struct Requirement {
 pub enum Signer {
     /// A public key; `label` names it in messages.
     Key {
-        /// `public key 1 (SHA256:…)`.
+        /// `the public key (SHA256:…)`, or `public key 2 (…)` of several.
         label: String,
         /// The key, through the crate's own constraint.
         verifier: PublicKeyVerifier,
@@ -364,7 +364,7 @@ impl SubjectMatch {
 }
 
 impl Signer {
-    fn public_key(index: usize, pem: &str) -> Result<Signer, String> {
+    fn public_key(index: usize, count: usize, pem: &str) -> Result<Signer, String> {
         let bad = |why: String| {
             format!(
                 "SigstorePubKeyVerify: pub_keys[{index}] is not a PEM public key ({why}); write \
@@ -381,14 +381,15 @@ impl Signer {
         CosignVerificationKey::try_from_der(parsed.contents()).map_err(|e| bad(e.to_string()))?;
         let verifier =
             PublicKeyVerifier::try_from(pem.trim().as_bytes()).map_err(|e| bad(e.to_string()))?;
-        Ok(Signer::Key {
-            label: format!(
-                "public key {} ({})",
-                index + 1,
-                key_fingerprint(parsed.contents())
-            ),
-            verifier,
-        })
+        // One key (what the module sends: one request per key) is "the
+        // public key"; of several, the number says which.
+        let fingerprint = key_fingerprint(parsed.contents());
+        let label = if count == 1 {
+            format!("the public key ({fingerprint})")
+        } else {
+            format!("public key {} ({fingerprint})", index + 1)
+        };
+        Ok(Signer::Key { label, verifier })
     }
 
     fn certificate(
@@ -749,7 +750,7 @@ mod tests {
         // a signed, b carries env=prod: not on the same signature.
         let error = check(request(vec![&a_pem], "prod"), &layers).unwrap_err();
         assert!(
-            error.starts_with("signed by public key 1 (SHA256:"),
+            error.starts_with("signed by the public key (SHA256:"),
             "{error}"
         );
         assert!(error.ends_with("but no such signature carries the annotations env=prod"));
@@ -758,7 +759,7 @@ mod tests {
         let stranger = public_pem(&signer());
         let error = check(request(vec![&stranger], "prod"), &layers).unwrap_err();
         assert!(
-            error.starts_with("no signature by public key 1 (SHA256:"),
+            error.starts_with("no signature by the public key (SHA256:"),
             "{error}"
         );
     }
