@@ -14,6 +14,8 @@
 //! through `imagegate run` and through `imagegate serve`, with the same
 //! verdicts expected from both.
 
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 mod common;
 #[path = "common/signing.rs"]
 mod signing;

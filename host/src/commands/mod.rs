@@ -89,13 +89,17 @@ pub fn host_provider(args: &HostArgs) -> anyhow::Result<Option<Box<dyn Capabilit
     Ok(host_provider_with_cache(args, None)?.0)
 }
 
+/// The verification cache's counters, when the registries answer with a
+/// cache.
+pub type CacheCounters = Option<Arc<CacheStats>>;
+
 /// [`host_provider`] with `serve`'s verification cache (time to keep a
 /// success, entries kept), and the cache's counters when the registries
 /// answer.
 pub fn host_provider_with_cache(
     args: &HostArgs,
     cache: Option<(Duration, usize)>,
-) -> anyhow::Result<(Option<Box<dyn CapabilityProvider>>, Option<Arc<CacheStats>>)> {
+) -> anyhow::Result<(Option<Box<dyn CapabilityProvider>>, CacheCounters)> {
     if let Some(recorded) = load_recorded(args.host_capabilities.as_deref())? {
         return Ok((Some(Box::new(recorded)), None));
     }

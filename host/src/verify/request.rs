@@ -33,6 +33,8 @@ use sigstore::registry::{Certificate, CertificateEncoding};
 pub const GITHUB_ACTIONS_ISSUER: &str = "https://token.actions.githubusercontent.com";
 
 /// `SigstoreVerificationInputV2`, as the SDK writes it.
+// The variant names are the SDK's: serde writes them as the `type` tag.
+#[allow(clippy::enum_variant_names)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum VerifyRequest {
