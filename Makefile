@@ -65,7 +65,7 @@ setup: ## install the wasm and musl targets, wasm-opt and musl-gcc (and, for tes
 .PHONY: setup-test
 setup-test: setup
 	@missing=""; \
-	for tool in bats jq chromium docker-registry skopeo file; do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	for tool in bats jq chromium docker-registry skopeo file openssl curl; do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
 	command -v node >/dev/null || missing="$$missing nodejs npm"; \
 	command -v htpasswd >/dev/null || missing="$$missing apache2-utils"; \
 	for tool in podman runc; do command -v $$tool >/dev/null || [ -x /usr/sbin/$$tool ] || missing="$$missing $$tool"; done; \
@@ -269,6 +269,8 @@ bench: policy.wasm $(HOST_BIN) ## criterion benchmarks of the core, imagegate be
 	  hyperfine -N --warmup 5 --runs 100 '$(HOST_BIN) run --policy policy.wasm --request $(BENCH_REQUEST) --settings testdata/settings/bench.yaml --output text'; \
 	else echo "hyperfine not installed: skipping the imagegate run timing"; fi
 	IMAGEGATE=$(HOST_BIN) BENCH_REQUEST=$(BENCH_REQUEST) scripts/bench-serve.sh
+	@# One signature verification in imagegate serve, cold and cached, against a loopback docker-registry
+	IMAGEGATE_CACHE_DIR=$(TEST_CACHE_DIR) $(CARGO) test --locked --release -q -p imagegate-host --test signatures -- --ignored --nocapture bench_verification_cold_and_cached
 
 # Fuzzing (fuzz/, cargo-fuzz on libFuzzer): each target runs FUZZ_SECONDS
 # from the seed corpus in fuzz/corpus/<target>, keeping what it learns in

@@ -162,6 +162,13 @@ pub struct HostArgs {
     #[arg(long, value_name = "FILE")]
     pub host_capabilities: Option<String>,
 
+    /// Sigstore trust root for keyless signatures (`kubewarden/oci/v2/verify`):
+    /// a trusted_root.json, or a client trust configuration holding one
+    /// (as policy-server's flag). Read once, never fetched; without it,
+    /// keyless requirements fail and public keys and certificates still work.
+    #[arg(long, value_name = "FILE")]
+    pub sigstore_trust_config: Option<PathBuf>,
+
     #[command(flatten)]
     pub registry: RegistryArgs,
 }
@@ -208,6 +215,16 @@ fn registry_name(text: &str) -> Result<String, String> {
         return bad("not a registry name");
     }
     Ok(text.to_owned())
+}
+
+/// `--verification-cache-size`: 1 to a million entries.
+fn parse_cache_size(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n @ 1..=1_000_000) => Ok(n),
+        _ => Err("expected a number of entries from 1 to 1000000 (use \
+                  --verification-cache-ttl-ms 0 to turn the cache off)"
+            .into()),
+    }
 }
 
 /// `imagegate check-settings`.
@@ -465,6 +482,17 @@ pub struct ServeArgs {
     /// milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 30_000)]
     pub drain_timeout_ms: u64,
+
+    /// How long a successful signature verification is reused for the same
+    /// image digest and requirement, in milliseconds; 0: never cached.
+    #[arg(long, value_name = "MS", default_value_t = crate::verify::cache::DEFAULT_TTL_MS,
+          value_parser = clap::value_parser!(u64).range(0..=86_400_000))]
+    pub verification_cache_ttl_ms: u64,
+
+    /// At most this many verifications are cached (oldest dropped first).
+    #[arg(long, value_name = "N", default_value_t = crate::verify::cache::DEFAULT_CAPACITY,
+          value_parser = parse_cache_size)]
+    pub verification_cache_size: usize,
 
     #[command(flatten)]
     pub host: HostArgs,

@@ -22,6 +22,7 @@ mod registry;
 mod runtime;
 mod scan;
 mod serve;
+mod verify;
 mod wapc;
 mod wasm_sections;
 

@@ -12,6 +12,9 @@
 //! picks the `linux/amd64` manifest here, where Kubewarden picks the platform
 //! policy-server runs on; imagegate's policy never relies on that choice (it
 //! picks `linux/amd64` from the index itself and asks by digest).
+//! `kubewarden/oci/v2/verify` (Sigstore signatures) is answered by
+//! [`crate::verify`] with this client's digest lookups, credentials and time
+//! limit.
 //!
 //! The lookup is what Kubewarden's policy-server does: oci-client's
 //! `fetch_manifest_digest`, a `HEAD /v2/<repository>/manifests/<tag>` with the
@@ -58,6 +61,7 @@ use oci_client::{Client, Reference};
 use crate::capabilities::{Capability, CapabilityProvider, OciOperation};
 use crate::docker_config::DockerConfig;
 use crate::recorded::{digest_answer, image_of};
+use crate::verify::{SignatureOptions, Signatures};
 
 /// Default limit of one lookup, in milliseconds.
 pub const DEFAULT_LOOKUP_TIMEOUT_MS: u64 = 5000;
@@ -71,6 +75,8 @@ pub struct RegistryOptions {
     pub timeout: Duration,
     /// Credentials, when a `config.json` was found.
     pub credentials: Option<DockerConfig>,
+    /// Signature verification (`oci/v2/verify`): trust root and cache.
+    pub signatures: SignatureOptions,
 }
 
 /// Answers `oci/v1/manifest_digest` from registries.
@@ -83,6 +89,7 @@ pub struct Registry {
     timeout: Duration,
     insecure: Vec<String>,
     credentials: Option<DockerConfig>,
+    signatures: Signatures,
 }
 
 /// The client and the runtime that drives it.
@@ -92,14 +99,47 @@ struct Connection {
 }
 
 impl Registry {
-    /// A client for `options`. Nothing is connected or loaded until the
-    /// first request.
-    pub fn new(options: RegistryOptions) -> Registry {
-        Registry {
+    /// A client for `options`. Nothing is connected until the first
+    /// request; the Sigstore trust root, if any, is read now (its errors
+    /// name the file).
+    pub fn new(options: RegistryOptions) -> Result<Registry, String> {
+        let signatures = Signatures::new(&options.signatures, &options.insecure)?;
+        Ok(Registry {
             connection: OnceLock::new(),
             timeout: options.timeout,
             insecure: options.insecure,
             credentials: options.credentials,
+            signatures,
+        })
+    }
+
+    /// The signature verifier (its cache counters, for `serve`'s metrics).
+    pub fn signatures(&self) -> &Signatures {
+        &self.signatures
+    }
+
+    /// Makes the client and its runtime now, if not made yet.
+    pub fn connected(&self) -> Result<(), String> {
+        self.connection().map(|_| ())
+    }
+
+    /// Runs `work` (a future of another client: the Sigstore one) on this
+    /// client's runtime within the lookup limit; an error names the
+    /// registry, as lookups' errors do.
+    pub fn within_limit<T>(
+        &self,
+        reference: &Reference,
+        work: impl std::future::Future<Output = Result<T, String>>,
+    ) -> Result<T, String> {
+        let registry = reference.resolve_registry();
+        let answer = self
+            .connection()?
+            .runtime
+            .block_on(async { tokio::time::timeout(self.timeout, work).await });
+        match answer {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => Err(format!("registry {registry}: {}", one_line(&error))),
+            Err(_elapsed) => Err(format!("registry {registry}: {}", self.timed_out())),
         }
     }
 
@@ -364,6 +404,7 @@ impl CapabilityProvider for Registry {
             Capability::Oci(OciOperation::ManifestConfig) => {
                 self.oci_manifest_config(&image_of(capability, payload)?)
             }
+            Capability::Oci(OciOperation::VerifyV2) => self.signatures.verify(self, payload),
             other => Err(format!(
                 "host capability {other} is not implemented in this version of imagegate"
             )),

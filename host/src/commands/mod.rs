@@ -16,6 +16,7 @@ pub mod serve;
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -29,6 +30,8 @@ use crate::input;
 use crate::recorded::Recorded;
 use crate::registry::{Registry, RegistryOptions};
 use crate::runtime::{Instance, LoadError, Policy, RuntimeOptions};
+use crate::verify::SignatureOptions;
+use crate::verify::cache::CacheStats;
 
 /// The policy rejected the settings (exit code 1, as `kwctl run`).
 #[derive(Debug, thiserror::Error)]
@@ -83,25 +86,56 @@ pub fn load_recorded(path: Option<&str>) -> anyhow::Result<Option<Recorded>> {
 /// error before anything runs). `None` with `--offline`: the runtime's
 /// default refuses every capability, saying so.
 pub fn host_provider(args: &HostArgs) -> anyhow::Result<Option<Box<dyn CapabilityProvider>>> {
+    Ok(host_provider_with_cache(args, None)?.0)
+}
+
+/// The verification cache's counters, when the registries answer with a
+/// cache.
+pub type CacheCounters = Option<Arc<CacheStats>>;
+
+/// [`host_provider`] with `serve`'s verification cache (time to keep a
+/// success, entries kept), and the cache's counters when the registries
+/// answer.
+pub fn host_provider_with_cache(
+    args: &HostArgs,
+    cache: Option<(Duration, usize)>,
+) -> anyhow::Result<(Option<Box<dyn CapabilityProvider>>, CacheCounters)> {
     if let Some(recorded) = load_recorded(args.host_capabilities.as_deref())? {
-        return Ok(Some(Box::new(recorded)));
+        return Ok((Some(Box::new(recorded)), None));
     }
     if args.offline {
-        return Ok(None);
+        return Ok((None, None));
     }
-    Ok(Some(Box::new(registry_client(&args.registry)?)))
+    let signatures = SignatureOptions {
+        trust_root: args.sigstore_trust_config.clone(),
+        cache,
+    };
+    let registry = registry_client_with(&args.registry, signatures)?;
+    let stats = registry.signatures().cache_stats();
+    Ok((Some(Box::new(registry)), stats))
 }
 
 /// A registry client for the flags (credentials read now, so a bad
 /// config.json is an input error before anything runs).
 pub fn registry_client(args: &RegistryArgs) -> anyhow::Result<Registry> {
+    registry_client_with(args, SignatureOptions::default())
+}
+
+/// [`registry_client`] that also verifies signatures as `signatures` says
+/// (the trust root is read now).
+fn registry_client_with(
+    args: &RegistryArgs,
+    signatures: SignatureOptions,
+) -> anyhow::Result<Registry> {
     let credentials =
         docker_config::load(args.docker_config.as_deref()).map_err(anyhow::Error::msg)?;
-    Ok(Registry::new(RegistryOptions {
+    Registry::new(RegistryOptions {
         insecure: args.insecure_registry.clone(),
         timeout: Duration::from_millis(args.lookup_timeout_ms),
         credentials,
-    }))
+        signatures,
+    })
+    .map_err(anyhow::Error::msg)
 }
 
 /// Loads and compiles the policy `--policy` names: the file, or, for

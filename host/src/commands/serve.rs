@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use crate::capabilities::LogSink;
 use crate::cli::ServeArgs;
-use crate::commands::{host_provider, load_policy_from, print_line};
+use crate::commands::{host_provider_with_cache, load_policy_from, print_line};
 use crate::serve::metrics::Metrics;
 use crate::serve::pool::Pool;
 use crate::serve::reload::{CertStore, SettingsStore, check_settings, read_settings};
@@ -24,7 +24,13 @@ use crate::serve::server::{App, ServeOptions, bind, serve};
 
 /// Runs `imagegate serve`.
 pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
-    let provider = host_provider(&args.host)?;
+    let cache = (args.verification_cache_ttl_ms > 0).then(|| {
+        (
+            Duration::from_millis(args.verification_cache_ttl_ms),
+            args.verification_cache_size,
+        )
+    });
+    let (provider, verification_cache) = host_provider_with_cache(&args.host, cache)?;
     let size = args.instances.map_or_else(
         || std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
         usize::from,
@@ -61,6 +67,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         settings: SettingsStore::new(args.settings.clone(), settings),
         certs: Arc::new(certs),
         ready: AtomicBool::new(false),
+        verification_cache,
     });
 
     let runtime = tokio::runtime::Builder::new_multi_thread()

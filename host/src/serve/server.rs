@@ -44,6 +44,7 @@ use crate::serve::metrics::{ErrorKind, Metrics};
 use crate::serve::pool::Pool;
 use crate::serve::reload::{CertStore, Reloaded, SettingsStore, reload_settings};
 use crate::serve::review::{Endpoint, admission_response, parse_review, response_review};
+use crate::verify::cache::CacheStats;
 
 /// The largest request body accepted: the API server's own limit on
 /// request bodies (3 MiB), so every object it admits fits.
@@ -74,6 +75,8 @@ pub struct App {
     pub metrics: Metrics,
     /// False once shutdown starts.
     pub ready: AtomicBool,
+    /// The signature verification cache's counters, appended to /metrics.
+    pub verification_cache: Option<Arc<CacheStats>>,
 }
 
 /// How the server runs.
@@ -251,9 +254,11 @@ async fn route(app: &App, request: Request<Incoming>) -> Response<Full<Bytes>> {
             }
         }
         ("/metrics", Method::GET) => {
-            let mut response = Response::new(Full::new(Bytes::from(
-                app.metrics.render(app.pool.replaced_total()),
-            )));
+            let mut body = app.metrics.render(app.pool.replaced_total());
+            if let Some(stats) = &app.verification_cache {
+                stats.render_into(&mut body);
+            }
+            let mut response = Response::new(Full::new(Bytes::from(body)));
             response.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
