@@ -1051,7 +1051,7 @@ fn a_host_capabilities_file_with_unknown_keys_exits_2() {
     assert!(
         run.stderr.starts_with(&format!(
             "imagegate: error: host capabilities file \"{}\": unknown key \"manifest_digests\": \
-             the file records only manifest_digest, oci_manifest and oci_manifest_config answers, as \
+             the file records only manifest_digest, oci_manifest, oci_manifest_config and verify answers, as \
              {{\"manifest_digest\": {{\"<image>\": \"sha256:...\" | {{\"error\": \"<message>\"}}}}, \
              \"oci_manifest\": ",
             p(&typo)
