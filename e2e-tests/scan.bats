@@ -66,7 +66,7 @@ scan() {
   run --separate-stderr scan testdata/scan --format sarif
   [ "$status" -eq 1 ]
   jq -e '.version == "2.1.0"
-         and ([.runs[0].tool.driver.rules[].id] == ["reference", "shortName", "source", "tag", "digest", "pullPolicy", "imageMetadata", "rejection"])
+         and ([.runs[0].tool.driver.rules[].id] == ["reference", "shortName", "source", "tag", "digest", "pullPolicy", "imageMetadata", "signature", "rejection"])
          and ([.runs[0].results[].ruleId] | unique == ["reference", "shortName", "source", "tag"])
          and (.runs[0].results | length == 16)
          and any(.runs[0].results[]; .ruleId == "tag"
