@@ -3,80 +3,32 @@
 // server started here, a preset is loaded, the image edited, and the verdict
 // must change. Screenshots go to <playground>/screenshots/.
 import assert from 'node:assert/strict';
-import { createReadStream, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:http';
-import { tmpdir } from 'node:os';
-import { extname, join, normalize, resolve, sep } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-import { chromium } from 'playwright-core';
+import { chromiumPath, launch, serve } from './browser.js';
 
 const root = resolve(
   process.env.PLAYGROUND_DIR ?? fileURLToPath(new URL('../../target/playground/', import.meta.url)),
 );
-const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const screenshots = join(root, 'screenshots');
-
-const types = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.wasm': 'application/wasm',
-  '.json': 'application/json',
-  '.png': 'image/png',
-};
-
-/** A static file server for `root` on 127.0.0.1, on a free port. */
-function serve() {
-  const server = createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
-    let file = normalize(join(root, path));
-    if (file !== root && !file.startsWith(root + sep)) {
-      res.writeHead(403).end();
-      return;
-    }
-    if (existsSync(file) && statSync(file).isDirectory()) file = join(file, 'index.html');
-    if (!existsSync(file)) {
-      res.writeHead(404).end('not found');
-      return;
-    }
-    res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream' });
-    createReadStream(file).pipe(res);
-  });
-  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(server)));
-}
 
 let server;
 let origin;
-let context;
+let browser;
 let page;
-let userDataDir;
 const pageErrors = [];
 const foreignRequests = [];
 
 before(async () => {
   assert.ok(existsSync(join(root, 'index.html')), `${root}/index.html is missing: run \`make playground\` first`);
   assert.ok(existsSync(chromiumPath), `${chromiumPath} is missing: apt-get install -y chromium`);
-  server = await serve();
+  server = await serve(root);
   origin = `http://127.0.0.1:${server.address().port}`;
-  userDataDir = mkdtempSync(join(tmpdir(), 'imagegate-chromium-'));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: chromiumPath,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-    viewport: { width: 1400, height: 1000 },
-  });
-  page = context.pages()[0] ?? (await context.newPage());
+  browser = await launch();
+  page = browser.page;
   page.on('pageerror', (e) => pageErrors.push(e.message));
   page.on('console', (m) => m.type() === 'error' && pageErrors.push(m.text()));
   page.on('response', (r) => r.status() >= 400 && pageErrors.push(`${r.status()} ${r.url()}`));
@@ -87,9 +39,8 @@ before(async () => {
 });
 
 after(async () => {
-  await context?.close();
+  await browser?.close();
   await new Promise((ok) => (server ? server.close(ok) : ok()));
-  if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
 });
 
 
