@@ -243,3 +243,30 @@ verdict() {
   [ "$(jq -r '.changed[] | select(.image | startswith("busybox@")) | .reason' <<<"$output")" = "digest-only-latest" ]
   [ "$(jq '.changed | length' <<<"$output")" -eq 2 ]
 }
+
+@test "README: the worked examples of \"Coming from ...\" are what imagegate import prints" {
+  cd "$ROOT"
+  # Each `$ imagegate import ...` line of a console block, then its output up to the fence.
+  python3 - "$IMAGEGATE" "$POLICY" <<'PY'
+import subprocess, sys
+imagegate, policy = sys.argv[1], sys.argv[2]
+lines = open("README.md").read().split("\n")
+checked = 0
+for i, line in enumerate(lines):
+    if not line.startswith("$ imagegate import "):
+        continue
+    expected = []
+    for later in lines[i + 1:]:
+        if later.startswith("```"):
+            break
+        expected.append(later)
+    command = line[2:].replace("imagegate import", f"{imagegate} import --policy {policy}", 1)
+    got = subprocess.run(["bash", "-c", command], capture_output=True, text=True).stdout.rstrip("\n")
+    if got != "\n".join(expected):
+        print(f"README line {i + 1}: {line}\n--- README\n" + "\n".join(expected) + "\n--- imagegate\n" + got)
+        sys.exit(1)
+    checked += 1
+print(f"{checked} examples")
+sys.exit(0 if checked >= 4 else 1)
+PY
+}
