@@ -41,6 +41,8 @@ pub enum Command {
     Push(PushArgs),
     /// Pull a Kubewarden policy artifact from an OCI registry (as `kwctl pull`).
     Pull(PullArgs),
+    /// Print imagegate settings equivalent to a Gatekeeper, trusted-repos-policy, OpenShift or policy.json policy, and what changes.
+    Import(ImportArgs),
 }
 
 /// `--policy`.
@@ -364,6 +366,8 @@ pub enum ScanFormat {
     Sarif,
     /// JUnit XML, for CI dashboards.
     Junit,
+    /// wgpolicyk8s.io/v1alpha2 PolicyReports (per namespace) and a ClusterPolicyReport, as a v1 List.
+    Policyreport,
 }
 
 /// `imagegate scan`.
@@ -501,6 +505,70 @@ pub struct ServeArgs {
     // time, waiting for a free instance, and registry lookups. An evaluation
     // that runs out of time is denied (code 500, "internal server error:
     // policy exceeded its time limit of …").
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// What `import` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImportOutput {
+    /// The settings as commented YAML on stdout, the differences on stderr.
+    Yaml,
+    /// One JSON document: settings, differences and the match advice.
+    Json,
+}
+
+/// `imagegate import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The policy to import (YAML or JSON); `-` reads stdin.
+    #[arg(value_name = "SOURCE_FILE")]
+    pub source: String,
+
+    /// Which policy it is; default: told from the document.
+    #[arg(long, value_enum)]
+    pub from: Option<crate::import::SourceKind>,
+
+    /// How your K8sAllowedRepos template compares images with `repos`:
+    /// `startswith` (the gatekeeper-library template) or `contains` (its older
+    /// version, and Rancher's copy).
+    #[arg(long, value_enum, default_value = "startswith")]
+    pub repos_match: crate::import::ReposMatch,
+
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = ImportOutput::Yaml)]
+    pub output: ImportOutput,
+
+    /// Print a ready Kubewarden ClusterAdmissionPolicy holding the settings
+    /// (with Gatekeeper's match as its namespaceSelector and objectSelector).
+    #[arg(long)]
+    pub manifest: bool,
+
+    /// The ClusterAdmissionPolicy's name, with --manifest.
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "imagegate",
+        requires = "manifest"
+    )]
+    pub name: String,
+
+    /// Compare verdicts instead of printing settings: the images of FILE
+    /// (one per line), under the old policy's semantics and imagegate's.
+    #[arg(long, value_name = "FILE", conflicts_with = "manifest")]
+    pub images: Option<String>,
+
+    /// Compare verdicts for every image of these manifests (files,
+    /// directories, `-` for stdin, e.g. a `kubectl get ... -A -o json` dump).
+    #[arg(long, value_name = "PATH", conflicts_with = "manifest")]
+    pub scan: Vec<String>,
+
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+
     #[command(flatten)]
     pub limits: LimitArgs,
 }

@@ -12,6 +12,7 @@ mod cli;
 mod commands;
 mod docker_config;
 mod files;
+mod import;
 mod input;
 mod metadata;
 mod module_cache;

@@ -6,6 +6,7 @@
 pub mod annotate;
 pub mod bench;
 pub mod check_settings;
+pub mod import;
 pub mod inspect;
 pub mod pull;
 pub mod push;
@@ -50,6 +51,7 @@ pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(&args),
         Command::Push(args) => push::run(&args),
         Command::Pull(args) => pull::run(&args),
+        Command::Import(args) => import::run(&args),
     }
 }
 

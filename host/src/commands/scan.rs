@@ -14,10 +14,13 @@
 //!    compiled settings by their bytes, so each call costs an evaluation,
 //!    not a settings parse. When a call fails (a trap, the time or memory
 //!    limit), the object is reported as an error and a fresh instance takes
-//!    over. Other kinds are skipped.
+//!    over. Other kinds are skipped, and so is an object a controller in
+//!    the input created (a Pod of a ReplicaSet of a Deployment, in a
+//!    `kubectl get ... -o json` dump): it is reported once, at the owner.
 //! 4. Write the report; exit 1 when an object is rejected, else 2 when some
 //!    input could not be read or evaluated, else 0.
 
+use std::collections::HashSet;
 use std::io::{IsTerminal as _, Write as _};
 use std::path::Path;
 use std::process::ExitCode;
@@ -36,7 +39,8 @@ use crate::runtime::{Instance, Policy};
 use crate::scan::inputs::{self, Found, Inputs, Object};
 use crate::scan::message::{parse_rejection, parse_violation};
 use crate::scan::{
-    CHECKED_KINDS, Entry, Finding, ObjectResult, Outcome, Report, Verdict, json, junit, sarif, text,
+    CHECKED_KINDS, Entry, Finding, ObjectResult, Outcome, Report, Verdict, json, junit,
+    policyreport, sarif, text,
 };
 
 /// Scans longer than this many objects show progress on a terminal.
@@ -94,6 +98,7 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
         ScanFormat::Json => json::render(&report)?,
         ScanFormat::Sarif => sarif::render(&report)?,
         ScanFormat::Junit => junit::render(&report),
+        ScanFormat::Policyreport => policyreport::render(&report)?,
     };
     let mut out = std::io::stdout().lock();
     out.write_all(rendered.as_bytes())
@@ -211,6 +216,7 @@ fn evaluate(inputs: Inputs, evaluator: &mut Evaluator<'_>) -> anyhow::Result<Rep
         documents,
         found,
     } = inputs;
+    let present = checked_objects(&found);
     let total = found
         .iter()
         .filter(|f| matches!(f, Found::Object(o) if is_checked(&o.object)))
@@ -219,6 +225,10 @@ fn evaluate(inputs: Inputs, evaluator: &mut Evaluator<'_>) -> anyhow::Result<Rep
     let mut done = 0;
     let mut entries = Vec::with_capacity(found.len());
     for item in found {
+        let owner = match &item {
+            Found::Object(object) => checked_owner(&object.object, &present),
+            _ => None,
+        };
         let entry = match item {
             Found::Error(error) => Entry::Error(error),
             Found::NotObject { at, reason } => Entry::Object(ObjectResult {
@@ -240,6 +250,17 @@ fn evaluate(inputs: Inputs, evaluator: &mut Evaluator<'_>) -> anyhow::Result<Rep
                     kind: Some(kind),
                 })
             }
+            Found::Object(object) if owner.is_some() => Entry::Object(ObjectResult {
+                at: object.at,
+                api_version: text_field(&object.object, "apiVersion"),
+                kind: text_field(&object.object, "kind"),
+                namespace: metadata_text(&object.object, "namespace"),
+                name: metadata_text(&object.object, "name"),
+                outcome: Outcome::Skipped(format!(
+                    "created by {}, which is checked",
+                    owner.unwrap_or_default()
+                )),
+            }),
             Found::Object(object) => {
                 done += 1;
                 progress.tick(done);
@@ -254,6 +275,43 @@ fn evaluate(inputs: Inputs, evaluator: &mut Evaluator<'_>) -> anyhow::Result<Rep
         files,
         document_numbers: documents.iter().map(|d| d.index).collect(),
         entries,
+    })
+}
+
+/// `(namespace, kind, name)` of every object of a checked kind.
+fn checked_objects(found: &[Found]) -> HashSet<(String, String, String)> {
+    found
+        .iter()
+        .filter_map(|f| match f {
+            Found::Object(o) if is_checked(&o.object) => Some((
+                metadata_text(&o.object, "namespace").unwrap_or_default(),
+                text_field(&o.object, "kind")?,
+                metadata_text(&o.object, "name")?,
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `ReplicaSet/web-7d4b9c5f8` when a controller of a checked kind created
+/// this object and is in the input too: a `kubectl get pods,deployments,...`
+/// dump then reports each workload once, at the owner whose manifest a
+/// person fixes.
+fn checked_owner(
+    object: &Map<String, Value>,
+    present: &HashSet<(String, String, String)>,
+) -> Option<String> {
+    let namespace = metadata_text(object, "namespace").unwrap_or_default();
+    let owners = object.get("metadata")?.get("ownerReferences")?.as_array()?;
+    owners.iter().find_map(|owner| {
+        if owner.get("controller").and_then(Value::as_bool) != Some(true) {
+            return None;
+        }
+        let kind = owner.get("kind")?.as_str()?;
+        let name = owner.get("name")?.as_str()?;
+        present
+            .contains(&(namespace.clone(), kind.to_owned(), name.to_owned()))
+            .then(|| format!("{kind}/{name}"))
     })
 }
 

@@ -8,6 +8,7 @@ pub mod json;
 pub mod junit;
 pub mod locate;
 pub mod message;
+pub mod policyreport;
 pub mod sarif;
 pub mod text;
 
