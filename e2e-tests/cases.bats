@@ -290,6 +290,10 @@ load helpers
   run_case digest_require_after_failed_rewrite
 }
 
+@test "digest_required_judges_kinds_not_rewritten: a kind that is not rewritten is still resolved and judged: Required rejects a Deployment whose digest cannot be resolved" {
+  run_case digest_required_judges_kinds_not_rewritten
+}
+
 @test "digest_required_rejects_unresolvable: Required rejects an image whose digest cannot be resolved, with the host's reason; nothing is mutated" {
   run_case digest_required_rejects_unresolvable
 }
@@ -298,8 +302,16 @@ load helpers
   run_case digest_required_warn_mode_still_pins
 }
 
-@test "digest_rewrite_in_deployment_template: AttemptRewrite pins images in controllers' pod templates too" {
+@test "digest_rewrite_default_leaves_controllers: by default (no digests.rewriteKinds) only Pods are rewritten: a Deployment's template stays as Git has it, with the same verdict" {
+  run_case digest_rewrite_default_leaves_controllers
+}
+
+@test "digest_rewrite_in_deployment_template: with digests.rewriteKinds naming Deployment, AttemptRewrite pins images in its pod template" {
   run_case digest_rewrite_in_deployment_template
+}
+
+@test "digest_rewrite_kinds_must_be_checked_kinds: digests.rewriteKinds names kinds as Kubernetes writes them" {
+  run_case digest_rewrite_kinds_must_be_checked_kinds
 }
 
 @test "digests_require: digests.require rejects unpinned images" {
@@ -530,6 +542,10 @@ load helpers
   run_case pull_policy_warn_mode
 }
 
+@test "reference_underscore_in_registry_host: a registry host with _ is refused: it is no DNS name, and the reference grammar would read the whole string as a Docker Hub path" {
+  run_case reference_underscore_in_registry_host
+}
+
 @test "registry_aliases_join_mirror_names: registryAliases makes harbor.corp.example:8443 the same registry" {
   run_case registry_aliases_join_mirror_names
 }
@@ -594,8 +610,52 @@ load helpers
   run_case settings_match_all_tag_hides_others
 }
 
+@test "settings_pasted_cluster_admission_policy: a whole ClusterAdmissionPolicy pasted as settings is named, with where its settings are" {
+  run_case settings_pasted_cluster_admission_policy
+}
+
+@test "settings_pasted_configmap: the deploy/ ConfigMap pasted as settings is named, with where its settings are" {
+  run_case settings_pasted_configmap
+}
+
+@test "settings_pasted_gatekeeper_repos: Gatekeeper K8sAllowedRepos repos pasted as settings are named, with their translation" {
+  run_case settings_pasted_gatekeeper_repos
+}
+
+@test "settings_pasted_settings_wrapper: a pasted settings: wrapper is named: its content belongs at the top level" {
+  run_case settings_pasted_settings_wrapper
+}
+
 @test "settings_registry_allow_hides_image_allow: a registry allow entry that already admits an image allow entry is refused: trusted-repos-policy reads the pair as both-must-pass, imagegate would trust the whole registry" {
   run_case settings_registry_allow_hides_image_allow
+}
+
+@test "settings_same_image_allowed_and_rejected: the same image in images.allow and images.reject (after normalization) makes settings invalid" {
+  run_case settings_same_image_allowed_and_rejected
+}
+
+@test "settings_same_label_required_and_rejected: a label in imageMetadata.requireLabels that rejectLabels rejects makes settings invalid" {
+  run_case settings_same_label_required_and_rejected
+}
+
+@test "settings_same_registry_allowed_and_rejected: the same registry in registries.allow and registries.reject (after normalization) makes settings invalid" {
+  run_case settings_same_registry_allowed_and_rejected
+}
+
+@test "settings_same_repository_allowed_and_rejected: the same repository in repositories.allow and repositories.reject (after normalization) makes settings invalid" {
+  run_case settings_same_repository_allowed_and_rejected
+}
+
+@test "settings_same_tag_allowed_and_rejected: the same glob in tags.allow and tags.reject makes settings invalid" {
+  run_case settings_same_tag_allowed_and_rejected
+}
+
+@test "settings_same_tag_regex_allowed_and_rejected: the same regex in tags.allowRegex and tags.rejectRegex makes settings invalid" {
+  run_case settings_same_tag_regex_allowed_and_rejected
+}
+
+@test "settings_trailing_slash_prefixes: registry and repository prefixes with a trailing slash say what to write instead" {
+  run_case settings_trailing_slash_prefixes
 }
 
 @test "short_names_rejected: shortNames: reject asks for a registry" {

@@ -175,6 +175,7 @@ spec:
         -----END PUBLIC KEY-----
 digests:
   resolve: AttemptRewrite
+  rewriteKinds: [Pod, Deployment]   # by default only Pods are rewritten
 `,
     workload: `apiVersion: apps/v1
 kind: Deployment

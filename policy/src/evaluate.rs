@@ -8,8 +8,8 @@ use crate::capabilities::Capabilities;
 use crate::mutate::Edit;
 use crate::reference::Reference;
 use crate::request::{AdmissionRequest, RequestError};
-use crate::rules::digest::{Lookups, Resolution};
 use crate::rules::image_metadata::MetadataRules;
+use crate::rules::lookups::{Lookups, Resolution};
 use crate::rules::signature::{Outcome, verify_name};
 use crate::rules::{self, Action, RuleId};
 use crate::settings::{Policy, ShortNames};
@@ -31,6 +31,8 @@ pub fn evaluate(
     let mut verdict = Verdict::default();
     // AlwaysPullImages mutates Pods only; controllers are left alone.
     let enforce_always = policy.pull_policy.enforce_always && request.kind_name() == Some("Pod");
+    // Digests are written only into the kinds `digests.rewriteKinds` names.
+    let rewrite_digests = policy.digests.rewrites(request.kind_name());
     // Each distinct image is checked once, then reported at every site.
     let mut checked: Vec<Findings> = Vec::new();
     let mut index_of: BTreeMap<&str, usize> = BTreeMap::new();
@@ -68,7 +70,7 @@ pub fn evaluate(
         let Some(reference) = findings.reference.as_ref().filter(|_| !findings.exempt) else {
             continue;
         };
-        if let Resolution::Pinned(pinned) = &findings.resolution {
+        if rewrite_digests && let Resolution::Pinned(pinned) = &findings.resolution {
             verdict.edits.push(Edit {
                 pointer: site.image_pointer(&location),
                 value: serde_json::Value::String(pinned.clone()),

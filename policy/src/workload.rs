@@ -48,6 +48,11 @@ const POD_SPEC_LOCATIONS: &[(&str, PodSpecLocation)] = &[
     ("PodTemplate", at(&["template", "spec"], "template.spec")),
 ];
 
+/// The kinds whose pod specs are checked, as `kind` names them.
+pub fn checked_kinds() -> impl Iterator<Item = &'static str> {
+    POD_SPEC_LOCATIONS.iter().map(|(kind, _)| *kind)
+}
+
 /// Where the pod spec of `kind` is, or `None` for kinds the policy does not
 /// check.
 pub fn pod_spec_location(kind: &str) -> Option<PodSpecLocation> {

@@ -161,6 +161,17 @@ export type AdmissionInput = AdmissionReview | AdmissionRequest | KubernetesObje
 export type RuleId = "reference" | "shortName" | "source" | "tag" | "digest" | "pullPolicy" | "imageMetadata" | "signature";
 export type RuleAction = "deny" | "warn";
 export type PullPolicy = "Always" | "IfNotPresent" | "Never";
+/** The kinds whose pod specs are checked. */
+export type WorkloadKind =
+  | "Pod"
+  | "Deployment"
+  | "ReplicaSet"
+  | "StatefulSet"
+  | "DaemonSet"
+  | "ReplicationController"
+  | "Job"
+  | "CronJob"
+  | "PodTemplate";
 
 /** A registry entry: `host[:port]`, or an object with `insecure` (default port 80). */
 export type RegistryEntry = string | { domainName: string; insecure?: boolean };
@@ -179,7 +190,12 @@ export interface Settings {
     rejectRegex?: string[] | null;
     requireExplicit?: boolean | null;
   } | null;
-  digests?: { require?: boolean | null; resolve?: "Never" | "AttemptRewrite" | "Required" | null } | null;
+  digests?: {
+    require?: boolean | null;
+    resolve?: "Never" | "AttemptRewrite" | "Required" | null;
+    /** The kinds whose images are rewritten to the digest; by default `["Pod"]`. */
+    rewriteKinds?: WorkloadKind[] | null;
+  } | null;
   pullPolicy?: {
     requireExplicit?: boolean | null;
     allow?: PullPolicy[] | null;

@@ -34,6 +34,13 @@ pub struct ImagePattern {
 impl ImagePattern {
     /// Parses `name[:tag][@digest]`; the tag may use `*` and `?`.
     pub fn parse(text: &str) -> Result<ImagePattern, String> {
+        if text.ends_with('/') {
+            // `ghcr.io/acme/`: a prefix, as Gatekeeper's `repos` write it.
+            return Err(format!(
+                "an image pattern names one repository, not a prefix: write it without the trailing \"/\" (\"{}\"); to cover every repository below it, use repositories",
+                text.trim_end_matches('/')
+            ));
+        }
         let (name_and_tag, digest) = match text.split_once('@') {
             Some((n, d)) => {
                 grammar::parse_digest(d).map_err(|e| e.to_string())?;

@@ -45,6 +45,12 @@ impl RegistryPattern {
         }
         if let Some(slash) = text.find('/') {
             let registry = &text[..slash];
+            // `quay.io/`: a prefix, as Gatekeeper's `repos` write it.
+            if text[slash..].bytes().all(|b| b == b'/') {
+                return Err(format!(
+                    "write the registry without the trailing \"/\", \"{registry}\": a registry entry already covers every repository in it"
+                ));
+            }
             let repository = text.trim_end_matches('*').trim_end_matches('/');
             return Err(format!(
                 "a registry pattern has no repository path; to trust a repository and everything below it use repositories, e.g. \"{repository}\", or write the registry alone, \"{registry}\""

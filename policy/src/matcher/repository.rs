@@ -30,6 +30,19 @@ impl RepositoryPattern {
         if text.contains("://") {
             return Err("write the repository without a scheme".into());
         }
+        if text.ends_with('/') {
+            // `ghcr.io/acme/`: a prefix, as Gatekeeper's `repos` write it.
+            let trimmed = text.trim_end_matches('/');
+            return Err(if trimmed.contains('/') || !looks_like_registry(trimmed) {
+                format!(
+                    "write the repository without the trailing \"/\", \"{trimmed}\": a repository entry already covers every repository below it, at \"/\" boundaries"
+                )
+            } else {
+                format!(
+                    "\"{trimmed}\" is a registry: write it in registries, without the trailing \"/\""
+                )
+            });
+        }
         let (domain, path) = grammar::split_domain(text);
         if path.contains('@') || path.contains(':') {
             return Err(
@@ -212,7 +225,14 @@ mod tests {
             ("ghcr.io/org@sha256:00", "no tag or digest"),
             ("ghcr.io/Org", "lowercase"),
             ("ghcr.io/org//x", "empty component"),
-            ("ghcr.io/org/", "empty component"),
+            (
+                "ghcr.io/org/",
+                "without the trailing \"/\", \"ghcr.io/org\"",
+            ),
+            (
+                "quay.io/",
+                "\"quay.io\" is a registry: write it in registries",
+            ),
             ("ghcr.io", "registries"),
             ("ghcr.io/-x", "not valid"),
         ] {

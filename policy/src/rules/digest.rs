@@ -12,10 +12,8 @@
 //! policy saw, the OpenShift ImagePolicy `resolveImages` behaviour on any
 //! registry.
 
-use std::collections::BTreeMap;
-
-use crate::capabilities::{Capabilities, CapabilityError};
-use crate::reference::{Reference, grammar};
+use crate::reference::Reference;
+use crate::rules::lookups::{Lookups, Resolution};
 
 /// `digests.resolve`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -51,67 +49,32 @@ pub struct DigestRules {
     pub require: bool,
     /// Whether and how to resolve tags to digests.
     pub resolve: Resolve,
+    /// `rewriteKinds`: the kinds whose images are rewritten to the resolved
+    /// digest; `None` (not written) is Pods only.
+    pub rewrite_kinds: Option<Vec<&'static str>>,
 }
 
-/// What resolving one image gave.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Resolution {
-    /// Not attempted: the image is pinned, or resolving is off.
-    NotAttempted,
-    /// The image to write instead: `registry/path:tag@digest`.
-    Pinned(String),
-    /// The lookup failed, in the host's words.
-    Failed {
-        /// The name that was looked up.
-        lookup: String,
-        /// Why it failed.
-        reason: String,
-    },
-}
-
-/// Host lookups made during one evaluation, each distinct name once.
-pub struct Lookups<'c> {
-    capabilities: &'c dyn Capabilities,
-    /// A map, not a list scanned per lookup: a request near the API server's
-    /// size limit can name tens of thousands of distinct images.
-    done: BTreeMap<String, Result<String, CapabilityError>>,
-    /// The `imageMetadata` rule's answers (manifests and configurations).
-    pub(crate) metadata: crate::rules::image_metadata::Answers,
-    /// The `signature` rule's answers.
-    pub(crate) signatures: crate::rules::signature::Answers,
-}
-
-impl<'c> Lookups<'c> {
-    /// Lookups through `capabilities`.
-    pub fn new(capabilities: &'c dyn Capabilities) -> Lookups<'c> {
-        Lookups {
-            capabilities,
-            done: BTreeMap::new(),
-            metadata: Default::default(),
-            signatures: Default::default(),
-        }
-    }
-
-    /// The host the lookups go to.
-    pub(crate) fn capabilities(&self) -> &'c dyn Capabilities {
-        self.capabilities
-    }
-
-    fn manifest_digest(&mut self, name: &str) -> Result<String, CapabilityError> {
-        if let Some(result) = self.done.get(name) {
-            return result.clone();
-        }
-        let result = self.capabilities.manifest_digest(name).and_then(|digest| {
-            grammar::parse_digest(&digest)
-                .map(|()| digest.clone())
-                .map_err(|e| CapabilityError(format!("the host answered an invalid digest: {e}")))
-        });
-        self.done.insert(name.to_owned(), result.clone());
-        result
-    }
-}
+/// The kinds rewritten when `rewriteKinds` is not written. Only Pods: a
+/// controller's template rewritten at admission differs from what GitOps
+/// tools (Argo CD, Flux) keep in Git, which they show as drift forever,
+/// while the Pods it creates are pinned anyway as they are admitted.
+pub const DEFAULT_REWRITE_KINDS: [&str; 1] = ["Pod"];
 
 impl DigestRules {
+    /// Whether a resolved digest is written into an object of `kind`. The
+    /// verdict does not depend on it: an image of a kind that is not
+    /// rewritten is still resolved and judged as if it were (its Pods will
+    /// be pinned when they are admitted).
+    pub fn rewrites(&self, kind: Option<&str>) -> bool {
+        let Some(kind) = kind else {
+            return false;
+        };
+        match &self.rewrite_kinds {
+            None => DEFAULT_REWRITE_KINDS.contains(&kind),
+            Some(kinds) => kinds.contains(&kind),
+        }
+    }
+
     /// Whether the settings pin `image` (resolving is on and it has no digest).
     pub fn pins(&self, image: &Reference) -> bool {
         self.resolve != Resolve::Never && !image.is_pinned()
@@ -158,6 +121,7 @@ impl DigestRules {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::capabilities::{Capabilities, CapabilityError};
     use std::cell::Cell;
 
     const DIGEST: &str = "sha256:4c0e8c5e4ffbb5c2d1b7d4a0c0bd7f0f9b27e9a3d2c1e0f9a8b7c6d5e4f3a2b1";
@@ -190,7 +154,11 @@ mod tests {
     }
 
     fn rules(require: bool, resolve: Resolve) -> DigestRules {
-        DigestRules { require, resolve }
+        DigestRules {
+            require,
+            resolve,
+            rewrite_kinds: None,
+        }
     }
 
     #[test]

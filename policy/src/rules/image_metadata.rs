@@ -39,7 +39,7 @@ use serde_json::Value;
 
 use crate::capabilities::CapabilityError;
 use crate::reference::{Reference, grammar};
-use crate::rules::digest::{Lookups, Resolution};
+use crate::rules::lookups::{Lookups, MetadataAnswer, Resolution};
 
 /// The settings value that matches any value.
 pub const ANY_VALUE: &str = "*";
@@ -109,31 +109,11 @@ impl Part {
 #[derive(Debug, Default)]
 struct Metadata {
     /// Manifests whose annotations count, by where they were found.
-    annotations: Vec<(Part, Rc<Answer>)>,
+    annotations: Vec<(Part, Rc<MetadataAnswer>)>,
     /// The image configuration, when a label rule asked for it.
-    labels: Option<Rc<Answer>>,
+    labels: Option<Rc<MetadataAnswer>>,
     /// The digest of the `linux/amd64` manifest, for a multi-arch image.
     platform_digest: Option<String>,
-}
-
-/// The fields the rule reads from one host answer. From `v1/oci_manifest`
-/// (an OCI image manifest or image index; Docker v2 manifests and lists have
-/// the same fields): the annotations, and an index's entries. From
-/// `v1/oci_manifest_config` (`{"manifest": {...}, "digest": "...",
-/// "config": <image config>}`): the labels, which an OCI (or Docker) image
-/// configuration keeps in `config.Labels`.
-///
-/// Answers are read as a `serde_json::Value` and walked by hand, and both
-/// kinds share this one type: the core already parses settings that way,
-/// and a derived deserializer (or a cache) per answer type would add to the
-/// module's size for nothing.
-#[derive(Debug, Default)]
-struct Answer {
-    /// The annotations of a manifest, or the labels of a configuration.
-    strings: BTreeMap<String, String>,
-    /// `manifests[]` of an index: `(digest, os, architecture)`; `None` for
-    /// an image manifest.
-    manifests: Option<Vec<(String, String, String)>>,
 }
 
 /// Which host call.
@@ -163,14 +143,14 @@ fn strings_at(value: &Value, path: &str) -> Result<BTreeMap<String, String>, Str
     Ok(out)
 }
 
-impl Answer {
-    fn parse(bytes: &[u8], call: Call) -> Result<Answer, String> {
+impl MetadataAnswer {
+    fn parse(bytes: &[u8], call: Call) -> Result<MetadataAnswer, String> {
         let value: Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
         if !value.is_object() {
             return Err("expected a JSON object".into());
         }
         if call == Call::Config {
-            return Ok(Answer {
+            return Ok(MetadataAnswer {
                 strings: strings_at(&value, "/config/config/Labels")?,
                 manifests: None,
             });
@@ -199,19 +179,19 @@ impl Answer {
             ),
             Some(_) => return Err("/manifests is not a list".into()),
         };
-        Ok(Answer { strings, manifests })
+        Ok(MetadataAnswer { strings, manifests })
     }
 }
 
-/// Host answers already read in one evaluation, by call and name.
-#[derive(Debug, Default)]
-pub struct Answers(BTreeMap<String, Result<Rc<Answer>, CapabilityError>>);
-
 /// One host call, made once per name in an evaluation.
-fn ask(lookups: &mut Lookups<'_>, call: Call, name: &str) -> Result<Rc<Answer>, CapabilityError> {
+fn ask(
+    lookups: &mut Lookups<'_>,
+    call: Call,
+    name: &str,
+) -> Result<Rc<MetadataAnswer>, CapabilityError> {
     // One map for both calls: the call's letter, then the name.
     let key = format!("{}{name}", if call == Call::Config { 'c' } else { 'm' });
-    if let Some(answer) = lookups.metadata.0.get(&key) {
+    if let Some(answer) = lookups.metadata.get(&key) {
         return answer.clone();
     }
     let capabilities = lookups.capabilities();
@@ -223,11 +203,11 @@ fn ask(lookups: &mut Lookups<'_>, call: Call, name: &str) -> Result<Rc<Answer>, 
         ),
     };
     let answer = bytes.and_then(|bytes| {
-        Answer::parse(&bytes, call)
+        MetadataAnswer::parse(&bytes, call)
             .map(Rc::new)
             .map_err(|e| CapabilityError(format!("the host's answer is not {what}: {e}")))
     });
-    lookups.metadata.0.insert(key, answer.clone());
+    lookups.metadata.insert(key, answer.clone());
     answer
 }
 

@@ -3,6 +3,7 @@
 
 pub mod digest;
 pub mod image_metadata;
+pub mod lookups;
 pub mod pull_policy;
 pub mod reference;
 pub mod short_name;

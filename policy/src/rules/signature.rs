@@ -40,7 +40,7 @@ use crate::capabilities::CapabilityError;
 use crate::matcher::registry::RegistryNames;
 use crate::matcher::scope::{HostIndex, Scope};
 use crate::reference::{Reference, grammar};
-use crate::rules::digest::Lookups;
+use crate::rules::lookups::Lookups;
 
 /// Longest host reason a violation quotes (Kubewarden's can run to pages:
 /// its "missing signatures" error lists every key in YAML).
@@ -245,16 +245,11 @@ fn verify_request(
     Value::Object(request)
 }
 
-/// Verification answers already had in one evaluation, by request text.
-/// (The same map type as the digest lookups': one copy of its code.)
-#[derive(Debug, Default)]
-pub struct Answers(BTreeMap<String, Result<String, CapabilityError>>);
-
 /// One request to the host, through [`Lookups`]: the verified digest, or
 /// the reason it failed (one line).
 fn ask(lookups: &mut Lookups<'_>, request: &Value) -> Result<String, String> {
     let text = request.to_string();
-    if let Some(answer) = lookups.signatures.0.get(&text) {
+    if let Some(answer) = lookups.signatures.get(&text) {
         return answer.clone().map_err(|CapabilityError(reason)| reason);
     }
     let answer = lookups
@@ -282,7 +277,6 @@ fn ask(lookups: &mut Lookups<'_>, request: &Value) -> Result<String, String> {
         });
     lookups
         .signatures
-        .0
         .insert(text, answer.clone().map_err(CapabilityError));
     answer
 }

@@ -39,17 +39,22 @@ impl TagRules {
             return None;
         }
         let tag = image.effective_tag()?;
+        // With no tag written, "tag latest is rejected" reads as if the
+        // user wrote `latest`: say where the tag came from first.
+        let implied = if image.tag().is_none() {
+            format!("no tag was written, so the runtime pulls {tag}; ")
+        } else {
+            String::new()
+        };
         if self.require_explicit && image.tag().is_none() {
-            return Some(format!(
-                "no tag is written, so the image runs as {tag}; write a tag or a digest"
-            ));
+            return Some(format!("{implied}write a tag or a digest"));
         }
         if let Some(entry) = self.reject.iter().find(|e| e.pattern.matches(tag)) {
             return Some(if entry.pattern.is_literal() {
-                format!("tag {tag} is rejected")
+                format!("{implied}tag {tag} is rejected")
             } else {
                 format!(
-                    "tag {tag} is rejected (matches {})",
+                    "{implied}tag {tag} is rejected (matches {})",
                     serde_json::Value::String(entry.text.clone())
                 )
             });
@@ -61,7 +66,7 @@ impl TagRules {
                 .map(|e| serde_json::Value::String(e.text.clone()).to_string())
                 .collect();
             return Some(format!(
-                "tag {tag} is not allowed (allowed: {})",
+                "{implied}tag {tag} is not allowed (allowed: {})",
                 allowed.join(", ")
             ));
         }

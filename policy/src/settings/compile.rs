@@ -16,6 +16,7 @@ use crate::rules::pull_policy::{PullPolicy, PullPolicyRules};
 use crate::rules::source::{Origin, SourceEntry, SourceRules};
 use crate::rules::tag::{TagEntry, TagRules};
 use crate::rules::{Action, RuleId};
+use crate::settings::pasted;
 use crate::settings::raw::{Reader, child, index};
 use crate::settings::reachability::{self, TagAllow};
 use crate::settings::signatures;
@@ -43,7 +44,7 @@ const TAG_KEYS: &[&str] = &[
     "rejectRegex",
     "requireExplicit",
 ];
-const DIGEST_KEYS: &[&str] = &["require", "resolve"];
+const DIGEST_KEYS: &[&str] = &["require", "resolve", "rewriteKinds"];
 const PULL_POLICY_KEYS: &[&str] = &[
     "requireExplicit",
     "allow",
@@ -64,7 +65,16 @@ pub fn compile(settings: &Value) -> Result<Policy, SettingsError> {
     let empty = Map::new();
     let top = match settings {
         Value::Null => &empty,
-        Value::Object(_) => r.object(Some(settings), "", TOP_KEYS).unwrap_or(&empty),
+        Value::Object(map) => {
+            if let Some(problem) = pasted::document(map) {
+                return Err(SettingsError {
+                    problems: vec![problem],
+                });
+            }
+            pasted::check_keys(&mut r, map);
+            r.object_except(Some(settings), "", TOP_KEYS, pasted::KEYS)
+                .unwrap_or(&empty)
+        }
         _ => {
             return Err(SettingsError {
                 problems: vec![crate::settings::SettingsProblem {
@@ -274,6 +284,7 @@ fn read_tags(r: &mut Reader, value: Option<&Value>) -> TagRules {
         return rules;
     };
     let mut allow_paths: Vec<(String, &str, bool)> = Vec::new();
+    let mut reject_paths: Vec<(String, &str, bool)> = Vec::new();
     for (key, allow, regex) in [
         ("allow", true, false),
         ("reject", false, false),
@@ -289,9 +300,12 @@ fn read_tags(r: &mut Reader, value: Option<&Value>) -> TagRules {
             };
             match compiled {
                 Ok(pattern) => {
-                    if allow {
-                        allow_paths.push((index(&path, i), text, regex));
-                    }
+                    let paths = if allow {
+                        &mut allow_paths
+                    } else {
+                        &mut reject_paths
+                    };
+                    paths.push((index(&path, i), text, regex));
                     let entry = TagEntry {
                         pattern,
                         text: text.to_owned(),
@@ -306,6 +320,7 @@ fn read_tags(r: &mut Reader, value: Option<&Value>) -> TagRules {
             }
         }
     }
+    check_tag_conflicts(r, &allow_paths, &reject_paths);
     let allows: Vec<TagAllow<'_>> = allow_paths
         .iter()
         .map(|(path, text, regex)| TagAllow {
@@ -319,6 +334,43 @@ fn read_tags(r: &mut Reader, value: Option<&Value>) -> TagRules {
     rules
 }
 
+/// A tag entry written in both `tags.allow` and `tags.reject` (or, as the
+/// same text, in `tags.allowRegex` and `tags.rejectRegex`) is a problem, as
+/// for the source lists. Tags are case-sensitive, so the text as written is
+/// the entry; a glob and a regex are different languages and never compared.
+fn check_tag_conflicts(
+    r: &mut Reader,
+    allows: &[(String, &str, bool)],
+    rejects: &[(String, &str, bool)],
+) {
+    if allows.is_empty() || rejects.is_empty() {
+        return;
+    }
+    // A map, not a scan per entry: settings may hold thousands of tags.
+    // Globs and regexes are different languages: each is compared with its
+    // own kind only.
+    for regex in [false, true] {
+        let mut first: BTreeMap<&str, usize> = BTreeMap::new();
+        for (at, (_, text, _)) in allows.iter().enumerate().filter(|(_, a)| a.2 == regex) {
+            first.entry(*text).or_insert(at);
+        }
+        for (path, text, _) in rejects.iter().filter(|(_, _, re)| *re == regex) {
+            if let Some(&at) = first.get(*text) {
+                let what = if regex { "tag regex" } else { "tag glob" };
+                r.problem(
+                    path,
+                    Some(*text),
+                    format!(
+                        "the same {what} as {} {}; an entry cannot be both allowed and rejected",
+                        allows[at].0,
+                        Value::String((*text).to_owned())
+                    ),
+                );
+            }
+        }
+    }
+}
+
 fn read_digests(r: &mut Reader, value: Option<&Value>) -> DigestRules {
     let mut rules = DigestRules::default();
     let Some(digests) = r.object(value, "digests", DIGEST_KEYS) else {
@@ -327,6 +379,27 @@ fn read_digests(r: &mut Reader, value: Option<&Value>) -> DigestRules {
     rules.require = r.bool(digests.get("require"), "digests.require");
     if let Some(mode) = r.one_of(digests.get("resolve"), "digests.resolve", &Resolve::NAMES) {
         rules.resolve = Resolve::parse(mode).unwrap_or_default();
+    }
+    if digests.get("rewriteKinds").is_some_and(|v| !v.is_null()) {
+        let known: Vec<&'static str> = crate::workload::checked_kinds().collect();
+        let mut kinds = Vec::new();
+        for (i, text) in r.strings(digests.get("rewriteKinds"), "digests.rewriteKinds") {
+            match known.iter().find(|k| **k == text) {
+                Some(kind) if !kinds.contains(kind) => kinds.push(*kind),
+                Some(_) => {}
+                None => {
+                    let hint = crate::settings::raw::suggest(text, &known)
+                        .map(|s| format!(" (did you mean \"{s}\"?)"))
+                        .unwrap_or_default();
+                    r.problem(
+                        &index("digests.rewriteKinds", i),
+                        Some(text),
+                        format!("must be one of {}{hint}", known.join(", ")),
+                    );
+                }
+            }
+        }
+        rules.rewrite_kinds = Some(kinds);
     }
     rules
 }
@@ -389,7 +462,36 @@ fn read_image_metadata(r: &mut Reader, value: Option<&Value>) -> MetadataRules {
             _ => rules.require_labels = entries,
         }
     }
+    check_label_conflicts(r, &rules);
     rules
+}
+
+/// `requireLabels` and `rejectLabels` are the allow and reject lists of
+/// labels: a required label whose every allowed value is rejected (the same
+/// value, or `"*"` in `rejectLabels`) makes every image a violation.
+fn check_label_conflicts(r: &mut Reader, rules: &MetadataRules) {
+    if rules.require_labels.is_empty() || rules.reject_labels.is_empty() {
+        return;
+    }
+    for rejected in &rules.reject_labels {
+        let Some(required) = rules.require_labels.iter().find(|q| {
+            q.key == rejected.key && (rejected.value.is_none() || rejected.value == q.value)
+        }) else {
+            continue;
+        };
+        let show = |v: &Option<String>| {
+            Value::String(v.clone().unwrap_or_else(|| "*".to_owned())).to_string()
+        };
+        r.problem(
+            &child("imageMetadata.rejectLabels", &rejected.key),
+            Some(rejected.value.as_deref().unwrap_or("*")),
+            format!(
+                "rejects the label imageMetadata.requireLabels.{} requires ({}), so every image is a violation; a label cannot be both required and rejected",
+                required.key,
+                show(&required.value)
+            ),
+        );
+    }
 }
 
 #[cfg(test)]
@@ -466,6 +568,38 @@ pub(in crate::settings) mod tests {
         assert!(found[0].starts_with(r#"registries.reject[0] "INDEX.docker.io": the same registry as registries.allow[0] "docker.io""#), "{}", found[0]);
         assert!(found[1].starts_with(r#"repositories.reject[0] "docker.io/library/nginx": the same repository as repositories.allow[0] "nginx""#), "{}", found[1]);
         assert!(found[2].starts_with(r#"images.reject[0] "registry-1.docker.io/library/busybox:1.36": the same image as images.allow[0] "busybox:1.36""#), "{}", found[2]);
+    }
+
+    #[test]
+    fn the_same_tag_in_allow_and_reject_is_a_problem() {
+        assert_eq!(
+            problems(json!({"tags": {
+                "allow": ["v*", "latest"],
+                "reject": ["latest", "Latest"],
+                "allowRegex": ["^v\\d+$"],
+                "rejectRegex": ["^v\\d+$", "latest"]
+            }})),
+            vec![
+                r#"tags.reject[0] "latest": the same tag glob as tags.allow[1] "latest"; an entry cannot be both allowed and rejected"#,
+                r#"tags.rejectRegex[0] "^v\\d+$": the same tag regex as tags.allowRegex[0] "^v\\d+$"; an entry cannot be both allowed and rejected"#,
+            ]
+        );
+    }
+
+    #[test]
+    fn a_label_both_required_and_rejected_is_a_problem() {
+        assert_eq!(
+            problems(json!({"imageMetadata": {
+                "requireLabels": {"team": "*", "tier": "backend", "stage": "*"},
+                "rejectLabels": {"team": "*", "tier": "backend", "stage": "dev"}
+            }})),
+            vec![
+                r#"imageMetadata.rejectLabels.team "*": rejects the label imageMetadata.requireLabels.team requires ("*"), so every image is a violation; a label cannot be both required and rejected"#,
+                r#"imageMetadata.rejectLabels.tier "backend": rejects the label imageMetadata.requireLabels.tier requires ("backend"), so every image is a violation; a label cannot be both required and rejected"#,
+            ]
+        );
+        // Rejecting one value of a required label narrows it: fine.
+        assert!(problems(json!({"imageMetadata": {"requireLabels": {"tier": "*"}, "rejectLabels": {"tier": "dev"}}})).is_empty());
     }
 
     #[test]

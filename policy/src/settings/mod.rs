@@ -8,6 +8,7 @@
 //! by their bytes.
 
 mod compile;
+mod pasted;
 mod raw;
 mod reachability;
 mod signatures;

@@ -36,11 +36,23 @@ impl Reader {
         path: &str,
         keys: &[&str],
     ) -> Option<&'v Map<String, Value>> {
+        self.object_except(value, path, keys, &[])
+    }
+
+    /// [`Reader::object`], where the keys `reported` already have a problem
+    /// of their own (they are neither read nor called unknown).
+    pub fn object_except<'v>(
+        &mut self,
+        value: Option<&'v Value>,
+        path: &str,
+        keys: &[&str],
+        reported: &[&str],
+    ) -> Option<&'v Map<String, Value>> {
         match value? {
             Value::Null => None,
             Value::Object(map) => {
                 for key in map.keys() {
-                    if !keys.contains(&key.as_str()) {
+                    if !keys.contains(&key.as_str()) && !reported.contains(&key.as_str()) {
                         let hint = suggest(key, keys)
                             .map(|s| format!(" (did you mean \"{s}\"?)"))
                             .unwrap_or_else(|| format!(" (known keys: {})", keys.join(", ")));
