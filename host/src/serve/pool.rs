@@ -32,7 +32,6 @@ use crate::runtime::{GuestError, Instance, Policy};
 pub const OUTER_MARGIN: Duration = Duration::from_millis(100);
 
 /// The policy's answer, or why there is none.
-#[cfg(test)]
 #[derive(Debug)]
 pub struct Evaluation {
     /// The guest's reply, or its failure; a deadline missed while queued or
@@ -40,7 +39,6 @@ pub struct Evaluation {
     pub reply: Result<Vec<u8>, GuestError>,
 }
 
-#[cfg(test)]
 impl Evaluation {
     /// Whether the evaluation ran out of time.
     #[cfg(test)]
