@@ -482,10 +482,54 @@ pub struct ServeArgs {
     #[arg(long, value_name = "MS", default_value_t = 2000)]
     pub reload_interval_ms: u64,
 
-    /// At SIGTERM/SIGINT, how long open connections may take to finish, in
-    /// milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 30_000)]
+    /// After SIGTERM/SIGINT, how long to keep accepting and answering (with
+    /// /readyz failing) so that requests routed before the endpoints are
+    /// updated still get answers, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 5_000)]
+    pub shutdown_delay_ms: u64,
+
+    /// Then, how long open connections may take to finish, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 15_000)]
     pub drain_timeout_ms: u64,
+
+    /// Close a keep-alive connection idle this long, in milliseconds: longer
+    /// than clients keep idle connections (the API server: 90 s), so that
+    /// the client closes first.
+    #[arg(long, value_name = "MS", default_value_t = 120_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_timeout_ms: u64,
+
+    /// At most this many connections open at once; more are closed at once.
+    #[arg(long, value_name = "N", default_value_t = 512,
+          value_parser = clap::value_parser!(u32).range(1..=65_535))]
+    pub max_connections: u32,
+
+    /// The largest request head (request line and headers) in bytes; larger
+    /// ones get 431.
+    #[arg(long, value_name = "BYTES", default_value_t = 32 * 1024,
+          value_parser = clap::value_parser!(u32).range(8192..=1_048_576))]
+    pub max_header_bytes: u32,
+
+    /// Request bodies admitted at once, in bytes of their Content-Length
+    /// (3 MiB for a body without one): others wait, unread, up to the
+    /// deadline (then 503). Bodies up to 64 KiB have a quarter of this on
+    /// top, so ordinary requests never wait behind large ones.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::serve::budget::DEFAULT_BUDGET as u64,
+          value_parser = clap::value_parser!(u64).range(3 * 1024 * 1024..=4 * 1024 * 1024 * 1024))]
+    pub max_body_bytes_in_flight: u64,
+
+    /// Also serve GET /metrics over plain HTTP on this address (for
+    /// Prometheus, without the webhook's certificate).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+
+    /// Log lines below this level are dropped.
+    #[arg(long, value_enum, default_value_t = crate::serve::log::LogLevel::Info)]
+    pub log_level: crate::serve::log::LogLevel,
+
+    /// Log lines as JSON objects (one per line) or as text.
+    #[arg(long, value_enum, default_value_t = crate::serve::log::LogFormat::Json)]
+    pub log_format: crate::serve::log::LogFormat,
 
     /// How long a successful signature verification is reused for the same
     /// image digest and requirement, in milliseconds; 0: never cached.

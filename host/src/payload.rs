@@ -67,6 +67,36 @@ pub fn validate_payload(
     Ok(out)
 }
 
+/// Appends `{"request":<request>,"settings":<settings_json>}` to `out`, the
+/// request given as its keys and their values' JSON text (as `serve` reads
+/// it, without decoding the object): the same bytes as
+/// [`write_validate_payload`] up to the whitespace inside values.
+pub fn write_validate_payload_raw(
+    out: &mut Vec<u8>,
+    request: &std::collections::BTreeMap<String, &serde_json::value::RawValue>,
+    settings_json: &[u8],
+) -> Result<(), serde_json::Error> {
+    out.extend_from_slice(b"{\"request\":{");
+    let known = REQUEST_KEY_ORDER
+        .iter()
+        .filter_map(|key| request.get_key_value(*key));
+    let others = request
+        .iter()
+        .filter(|(key, _)| !REQUEST_KEY_ORDER.contains(&key.as_str()));
+    for (i, (key, value)) in known.chain(others).enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        serde_json::to_writer(&mut *out, key)?;
+        out.push(b':');
+        out.extend_from_slice(value.get().as_bytes());
+    }
+    out.extend_from_slice(b"},\"settings\":");
+    out.extend_from_slice(settings_json);
+    out.push(b'}');
+    Ok(())
+}
+
 /// Writes the request with policy-server's key order; a request that is not
 /// an object is written as it is (the policy will say what is wrong).
 fn write_request(out: &mut Vec<u8>, request: &Value) -> Result<(), serde_json::Error> {
@@ -118,6 +148,20 @@ mod tests {
             payload(&request, b"{}"),
             r#"{"request":{"uid":"u","kind":{"kind":"Pod"},"operation":"CREATE","object":{"kind":"Pod"},"dryRun":false,"aaa":2,"zzz":1},"settings":{}}"#
         );
+    }
+
+    #[test]
+    fn the_raw_request_gives_the_same_bytes() {
+        let request = json!({
+            "zzz": 1, "object": {"kind": "Pod", "a": [1, {"b": null}]}, "operation": "CREATE",
+            "uid": "u", "kind": {"kind": "Pod"}, "aaa": "\u{e9}\"", "dryRun": false,
+        });
+        let text = request.to_string();
+        let raw: std::collections::BTreeMap<String, &serde_json::value::RawValue> =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+        let mut out = Vec::new();
+        write_validate_payload_raw(&mut out, &raw, b"{}").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(String::from_utf8_lossy(&out), payload(&request, b"{}"));
     }
 
     #[test]

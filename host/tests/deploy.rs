@@ -267,16 +267,44 @@ fn the_server_has_what_a_webhook_on_every_pods_path_needs() {
     assert_eq!(security["allowPrivilegeEscalation"], false);
     assert_eq!(pod["spec"]["securityContext"]["runAsNonRoot"], true);
 
-    // Draining (--drain-timeout-ms) fits in the grace period.
+    // The shutdown delay and the drain (--shutdown-delay-ms,
+    // --drain-timeout-ms) fit in the grace period.
     let args = server_args(&documents);
     assert_eq!(args.first().map(String::as_str), Some("serve"));
+    let delay_ms: u64 = arg(&args, "shutdown-delay-ms").unwrap().parse().unwrap();
     let drain_ms: u64 = arg(&args, "drain-timeout-ms").unwrap().parse().unwrap();
     let grace = pod["spec"]["terminationGracePeriodSeconds"]
         .as_u64()
         .unwrap();
     assert!(
-        drain_ms < grace * 1000,
-        "drain {drain_ms} ms, grace {grace} s"
+        delay_ms >= 5000,
+        "endpoints need seconds to drop a Pod: {delay_ms} ms"
+    );
+    assert!(
+        delay_ms + drain_ms < grace * 1000,
+        "delay {delay_ms} ms + drain {drain_ms} ms, grace {grace} s"
+    );
+    // Idle connections outlive the API server's (90 s).
+    let idle_ms: u64 = arg(&args, "idle-timeout-ms").unwrap().parse().unwrap();
+    assert!(idle_ms > 90_000, "{idle_ms}");
+
+    // Prometheus scrapes the plain-HTTP metrics port the server listens on.
+    let metrics_addr = arg(&args, "metrics-addr").unwrap();
+    let annotations = &pod["metadata"]["annotations"];
+    assert_eq!(annotations["prometheus.io/scheme"], "http");
+    let port = annotations["prometheus.io/port"].as_str().unwrap();
+    assert!(
+        metrics_addr.ends_with(&format!(":{port}")),
+        "{metrics_addr} vs {port}"
+    );
+    let ports = container["ports"].as_array().unwrap();
+    assert!(
+        ports.iter().any(|p| p["containerPort"]
+            .as_u64()
+            .map(|n| n.to_string())
+            .as_deref()
+            == Some(port)),
+        "the metrics port is declared: {ports:?}"
     );
 }
 

@@ -267,6 +267,8 @@ fn certificate_in(path: &Path) -> Vec<u8> {
 struct Server {
     child: Child,
     addr: SocketAddr,
+    /// The plain-HTTP metrics address, under `--metrics-addr`.
+    metrics_addr: Option<SocketAddr>,
     stderr: Arc<Mutex<String>>,
 }
 
@@ -333,9 +335,15 @@ impl Server {
                     stderr.lock().unwrap()
                 )
             });
+        let metrics_addr = line
+            .split("metrics on http://")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|a| a.parse().ok());
         Server {
             child,
             addr,
+            metrics_addr,
             stderr,
         }
     }
@@ -344,10 +352,32 @@ impl Server {
         https(self.addr, "POST", path, body.to_string().as_bytes())
     }
 
+    /// A metric's value, from the plain-HTTP port when there is one.
     fn metric(&self, line_start: &str) -> Option<f64> {
-        let reply = https(self.addr, "GET", "/metrics", b"");
-        reply
-            .text()
+        let text = match self.metrics_addr {
+            Some(addr) => {
+                let mut tcp = TcpStream::connect(addr).unwrap();
+                tcp.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    .unwrap();
+                let mut text = String::new();
+                tcp.read_to_string(&mut text).unwrap();
+                text
+            }
+            None => https(self.addr, "GET", "/metrics", b"").text(),
+        };
+        text.lines()
+            .find_map(|l| l.strip_prefix(line_start)?.trim().parse().ok())
+    }
+
+    /// A metric's value read over a new TLS connection; `None` when the
+    /// server did not take the connection.
+    fn metric_on_new_connection(&self, line_start: &str) -> Option<f64> {
+        let mut client = KeepAlive::connect(self.addr)?;
+        if !client.send("GET", "/metrics", "Connection: close\r\n", b"") {
+            return None;
+        }
+        let (_, _, body) = client.receive()?;
+        String::from_utf8_lossy(&body)
             .lines()
             .find_map(|l| l.strip_prefix(line_start)?.trim().parse().ok())
     }
@@ -911,10 +941,7 @@ fn sighup_then_sigterm_while_busy_answer_every_request_in_flight() {
     let status = server.child.wait().unwrap();
     assert!(status.success(), "{status:?}");
     let stderr = server.stderr.lock().unwrap().clone();
-    assert!(
-        stderr.contains("SIGTERM: not accepting connections"),
-        "{stderr}"
-    );
+    assert!(stderr.contains(r#""signal":"SIGTERM""#), "{stderr}");
     assert!(stderr.contains("drained; exiting"), "{stderr}");
 }
 
@@ -984,4 +1011,500 @@ fn a_registry_policy_is_pulled_as_run_pulls_it() {
         ),
         "{stderr}"
     );
+}
+
+// ---------------------------------------------------------------------------
+// Hostile and ordinary clients (issue 20, section 2), logs and metrics (3).
+
+/// A keep-alive HTTPS client on one connection, for the tests below.
+struct KeepAlive {
+    tls: rustls::StreamOwned<rustls::ClientConnection, TcpStream>,
+}
+
+impl KeepAlive {
+    /// Connects and completes the handshake; `None` when the server refused
+    /// or closed the connection before the handshake ended.
+    fn connect(addr: SocketAddr) -> Option<KeepAlive> {
+        let mut tcp = TcpStream::connect(addr).ok()?;
+        tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let name = ServerName::try_from("localhost").unwrap();
+        let mut connection = rustls::ClientConnection::new(client_config(), name).unwrap();
+        while connection.is_handshaking() {
+            connection.complete_io(&mut tcp).ok()?;
+        }
+        Some(KeepAlive {
+            tls: rustls::StreamOwned::new(connection, tcp),
+        })
+    }
+
+    /// Writes one request; `false` when it could not be written.
+    fn send(&mut self, method: &str, path: &str, extra_headers: &str, body: &[u8]) -> bool {
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\n{extra_headers}\r\n",
+            body.len()
+        );
+        self.tls.write_all(head.as_bytes()).is_ok()
+            && self.tls.write_all(body).is_ok()
+            && self.tls.flush().is_ok()
+    }
+
+    /// Reads one response (status, lower-case headers, body); `None` when
+    /// the connection ended first.
+    fn receive(&mut self) -> Option<(u16, String, Vec<u8>)> {
+        let mut raw = Vec::new();
+        let mut byte = [0u8; 1];
+        while !raw.ends_with(b"\r\n\r\n") {
+            match self.tls.read(&mut byte) {
+                Ok(1) => raw.push(byte[0]),
+                _ => return None,
+            }
+        }
+        let head = String::from_utf8_lossy(&raw).to_ascii_lowercase();
+        let status = head.split_whitespace().nth(1)?.parse().ok()?;
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        let mut body = vec![0u8; length];
+        self.tls.read_exact(&mut body).ok()?;
+        Some((status, head, body))
+    }
+
+    /// Whether the server closed the connection (EOF or reset, not a
+    /// timeout).
+    fn closed_by_server(&mut self, within: Duration) -> bool {
+        self.tls.sock.set_read_timeout(Some(within)).unwrap();
+        let mut byte = [0u8; 1];
+        match self.tls.read(&mut byte) {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(e) => !matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+        }
+    }
+}
+
+/// The resident set of a process, in bytes.
+fn rss_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// The memory limit of deploy/server/deployment.yaml's container, in bytes.
+fn deployment_memory_limit() -> u64 {
+    let text = std::fs::read_to_string(root().join("deploy/server/deployment.yaml")).unwrap();
+    let limits = text.split("limits:").nth(1).expect("a limits section");
+    let value = limits
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("memory:"))
+        .expect("a memory limit")
+        .trim();
+    let mebibytes: u64 = value
+        .strip_suffix("Mi")
+        .expect("a limit in Mi")
+        .parse()
+        .unwrap();
+    mebibytes * 1024 * 1024
+}
+
+/// A valid Pod review just under the API server's 3 MiB: many env vars.
+fn largest_pod_review() -> Vec<u8> {
+    let env: Vec<Value> = (0..40_000)
+        .map(|i| json!({"name": format!("VARIABLE_{i:06}"), "value": "x".repeat(40)}))
+        .collect();
+    let mut review = pod("ghcr.io/org/app:1");
+    review["request"]["object"]["spec"]["containers"][0]["env"] = Value::Array(env.clone());
+    let mut bytes = review.to_string().into_bytes();
+    let mut count = env.len();
+    while bytes.len() > 3 * 1024 * 1024 - 1024 {
+        count -= 500;
+        review["request"]["object"]["spec"]["containers"][0]["env"] =
+            Value::Array(env[..count].to_vec());
+        bytes = review.to_string().into_bytes();
+    }
+    assert!(bytes.len() > 2_900_000, "{}", bytes.len());
+    bytes
+}
+
+#[test]
+fn concurrent_largest_bodies_stay_within_the_memory_limit_and_ordinary_requests_answer() {
+    let dir = scratch("bodies");
+    let settings = dir.join("settings.json");
+    std::fs::write(&settings, "{}").unwrap();
+    let server = Server::start(&real_policy(), &settings, &["--instances", "2"]);
+    let limit = deployment_memory_limit();
+    let body = Arc::new(largest_pod_review());
+    let pid = server.child.id();
+
+    let peak = Arc::new(std::sync::atomic::AtomicU64::new(rss_bytes(pid)));
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let (peak, done) = (Arc::clone(&peak), Arc::clone(&done));
+        std::thread::spawn(move || {
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                peak.fetch_max(rss_bytes(pid), std::sync::atomic::Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        })
+    };
+    let addr = server.addr;
+    let hostile: Vec<_> = (0..32)
+        .map(|_| {
+            let body = Arc::clone(&body);
+            std::thread::spawn(move || {
+                let mut client = KeepAlive::connect(addr).expect("connected");
+                assert!(client.send("POST", "/validate", "", &body));
+                client.receive().map(|(status, _, _)| status)
+            })
+        })
+        .collect();
+    // While they are in flight: an ordinary request on a fresh connection.
+    server.wait_for_metric("imagegate_in_flight_requests ", 8.0);
+    let started = Instant::now();
+    let reply = https(
+        addr,
+        "POST",
+        "/validate",
+        pod("ghcr.io/org/app:1").to_string().as_bytes(),
+    );
+    let ordinary = started.elapsed();
+    assert_eq!(summary(&reply).unwrap()["allowed"], true);
+    let statuses: Vec<Option<u16>> = hostile.into_iter().map(|h| h.join().unwrap()).collect();
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    sampler.join().unwrap();
+    let peak = peak.load(std::sync::atomic::Ordering::SeqCst);
+    eprintln!(
+        "peak RSS {} MiB (limit {} MiB); ordinary request answered in {ordinary:?}; {statuses:?}",
+        peak >> 20,
+        limit >> 20
+    );
+    // Each large body is answered: allowed (200), or 503 when the budget
+    // stayed full for the whole deadline; never dropped.
+    assert!(
+        statuses.iter().all(|s| matches!(s, Some(200 | 503))),
+        "{statuses:?}"
+    );
+    assert!(peak < limit, "peak RSS {peak} over the limit {limit}");
+    assert!(
+        ordinary < Duration::from_secs(1),
+        "the ordinary request took {ordinary:?}"
+    );
+}
+
+#[test]
+fn connections_over_the_cap_are_closed_and_oversize_headers_get_431() {
+    let dir = scratch("caps");
+    let settings = dir.join("settings.json");
+    std::fs::write(&settings, "{}").unwrap();
+    let server = Server::start(
+        &real_policy(),
+        &settings,
+        &[
+            "--max-connections",
+            "4",
+            "--max-header-bytes",
+            "8192",
+            "--metrics-addr",
+            "127.0.0.1:0",
+        ],
+    );
+    // Four clients that complete the handshake and then stall.
+    let mut stalled: Vec<KeepAlive> = (0..4)
+        .map(|_| KeepAlive::connect(server.addr).expect("under the cap"))
+        .collect();
+    server.wait_for_metric("imagegate_open_connections ", 4.0);
+    let mut refused = TcpStream::connect(server.addr).unwrap();
+    refused
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut buf = [0u8; 1];
+    assert!(
+        matches!(refused.read(&mut buf), Ok(0) | Err(_)),
+        "the fifth connection is closed without an answer"
+    );
+    assert!(server.metric("imagegate_connections_refused_total ") >= Some(1.0));
+    // One stalled client leaves: there is room again.
+    drop(stalled.pop());
+    server.wait_while("no room after a client left", || {
+        server
+            .metric_on_new_connection("imagegate_open_connections ")
+            .is_none()
+    });
+    drop(stalled);
+
+    // A request head over 8 KiB: 431; one under it is answered.
+    let mut client = KeepAlive::connect(server.addr).unwrap();
+    let big = format!("X-Padding: {}\r\n", "a".repeat(16 * 1024));
+    assert!(
+        client.send("GET", "/healthz", &big, b"")
+            || client.closed_by_server(Duration::from_secs(5))
+    );
+    match client.receive() {
+        Some((status, _, _)) => assert_eq!(status, 431),
+        None => {} // closed: also acceptable
+    }
+    let mut client = KeepAlive::connect(server.addr).unwrap();
+    let fine = format!("X-Padding: {}\r\n", "a".repeat(4 * 1024));
+    assert!(client.send("GET", "/healthz", &fine, b""));
+    assert_eq!(client.receive().map(|r| r.0), Some(200));
+
+    // Plain HTTP to the TLS port: a plain-text 400 that says so.
+    let mut plain = TcpStream::connect(server.addr).unwrap();
+    plain
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    plain
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    let _ = plain.read_to_string(&mut answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+        "{answer:?}"
+    );
+    assert!(
+        answer.ends_with("this port serves HTTPS only: use https://\n"),
+        "{answer:?}"
+    );
+}
+
+#[test]
+fn idle_keep_alive_connections_outlive_the_api_servers_and_then_close() {
+    let dir = scratch("idle");
+    let settings = dir.join("settings.json");
+    std::fs::write(&settings, "{}").unwrap();
+    // The default idle timeout is longer than the API server's 90 s.
+    let help = Command::new(env!("CARGO_BIN_EXE_imagegate"))
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout).into_owned();
+    let default = help
+        .split("--idle-timeout-ms <MS>")
+        .nth(1)
+        .and_then(|rest| rest.split("[default: ").nth(1))
+        .and_then(|rest| rest.split(']').next())
+        .and_then(|ms| ms.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("no default in {help}"));
+    assert!(default > 90_000, "{default}");
+
+    // With the defaults, a connection idle for longer than the old 10 s is
+    // still served.
+    let server = Server::start(&real_policy(), &settings, &[]);
+    let mut client = KeepAlive::connect(server.addr).unwrap();
+    assert!(client.send("GET", "/healthz", "", b""));
+    assert_eq!(client.receive().map(|r| r.0), Some(200));
+    std::thread::sleep(Duration::from_secs(11));
+    assert!(client.send("GET", "/healthz", "", b""));
+    assert_eq!(
+        client.receive().map(|r| r.0),
+        Some(200),
+        "kept after 11 s idle"
+    );
+    drop(server);
+
+    // A short idle timeout: closed after it, not before.
+    let server = Server::start(&real_policy(), &settings, &["--idle-timeout-ms", "1500"]);
+    let mut client = KeepAlive::connect(server.addr).unwrap();
+    assert!(client.send("GET", "/healthz", "", b""));
+    assert_eq!(client.receive().map(|r| r.0), Some(200));
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(client.send("GET", "/healthz", "", b""));
+    assert_eq!(client.receive().map(|r| r.0), Some(200));
+    assert!(
+        client.closed_by_server(Duration::from_secs(10)),
+        "closed once idle for 1.5 s"
+    );
+}
+
+#[test]
+fn sigterm_with_keep_alive_clients_sending_loses_no_request() {
+    let dir = scratch("sigterm");
+    let settings = dir.join("settings.json");
+    std::fs::write(&settings, "{}").unwrap();
+    let mut server = Server::start(
+        &real_policy(),
+        &settings,
+        &["--shutdown-delay-ms", "1500", "--drain-timeout-ms", "10000"],
+    );
+    let addr = server.addr;
+    let signalled = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let body = Arc::new(pod("ghcr.io/org/app:1").to_string().into_bytes());
+    // Each client: (answered, answered after the signal, lost).
+    let clients: Vec<_> = (0..16)
+        .map(|_| {
+            let (signalled, body) = (Arc::clone(&signalled), Arc::clone(&body));
+            std::thread::spawn(move || {
+                let (mut answered, mut after, mut lost) = (0u64, 0u64, 0u64);
+                let mut client = KeepAlive::connect(addr).expect("connected before the signal");
+                loop {
+                    let sent = client.send("POST", "/validate", "", &body);
+                    match client.receive() {
+                        Some((200, head, _)) => {
+                            answered += 1;
+                            if signalled.load(std::sync::atomic::Ordering::SeqCst) {
+                                after += 1;
+                            }
+                            if !head.contains("connection: close") {
+                                continue;
+                            }
+                        }
+                        Some((status, _, body)) => {
+                            panic!("HTTP {status}: {}", String::from_utf8_lossy(&body))
+                        }
+                        // Written, or being written, and no answer: lost.
+                        None => {
+                            let _ = sent;
+                            lost += 1;
+                        }
+                    }
+                    // The server asked to close (or closed): a new
+                    // connection, until it no longer accepts.
+                    match KeepAlive::connect(addr) {
+                        Some(next) => client = next,
+                        None => return (answered, after, lost),
+                    }
+                }
+            })
+        })
+        .collect();
+    server.wait_for_metric(
+        "imagegate_admission_verdicts_total{path=\"/validate\",verdict=\"allowed\"} ",
+        200.0,
+    );
+    let signalled_at = Instant::now();
+    signalled.store(true, std::sync::atomic::Ordering::SeqCst);
+    server.signal("TERM");
+    // Not ready at once, still answering.
+    assert_eq!(https(addr, "GET", "/readyz", b"").status, 503);
+    let results: Vec<(u64, u64, u64)> = clients.into_iter().map(|c| c.join().unwrap()).collect();
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        signalled_at.elapsed() >= Duration::from_millis(1500),
+        "accepted for the whole delay"
+    );
+    let lost: u64 = results.iter().map(|r| r.2).sum();
+    assert_eq!(lost, 0, "requests lost: {results:?}");
+    assert!(
+        results.iter().all(|r| r.1 > 0),
+        "every client was answered after the signal: {results:?}"
+    );
+    let stderr = server.stderr.lock().unwrap().clone();
+    assert!(stderr.contains("drained; exiting"), "{stderr}");
+}
+
+#[test]
+fn one_json_decision_line_per_review_and_metrics_on_the_plain_http_port() {
+    let dir = scratch("observe");
+    let settings = dir.join("settings.json");
+    std::fs::write(
+        &settings,
+        r#"{"registries": {"allow": ["ghcr.io"]}, "tags": {"reject": ["latest"]}}"#,
+    )
+    .unwrap();
+    let mut command = serve_command(
+        &real_policy(),
+        &settings,
+        &["--metrics-addr", "127.0.0.1:0", "--log-level", "info"],
+    );
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let server = Server::spawn(command);
+    let metrics_addr = server
+        .metrics_addr
+        .expect("a metrics address on the start line");
+
+    let mut denied = pod("docker.io/library/nginx:latest");
+    denied["request"]["uid"] = json!("uid-denied");
+    denied["request"]["dryRun"] = json!(true);
+    let got = summary(&server.post("/validate", &denied)).unwrap();
+    assert_eq!(got["allowed"], false);
+    let mut allowed = pod("ghcr.io/org/app:1");
+    allowed["request"]["uid"] = json!("uid-allowed");
+    assert_eq!(
+        summary(&server.post("/validate", &allowed)).unwrap()["allowed"],
+        true
+    );
+
+    server.wait_for_log("uid-allowed");
+    let stderr = server.stderr.lock().unwrap().clone();
+    let lines: Vec<Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: not JSON: {l}")))
+        .collect();
+    let decisions: Vec<&Value> = lines.iter().filter(|l| l["msg"] == "admission").collect();
+    assert_eq!(decisions.len(), 2, "{stderr}");
+    let line = decisions[0];
+    for (key, want) in [
+        ("level", json!("info")),
+        ("uid", json!("uid-denied")),
+        ("kind", json!("Pod")),
+        ("namespace", json!("default")),
+        ("name", json!("app")),
+        ("operation", json!("CREATE")),
+        ("dryRun", json!(true)),
+        ("allowed", json!(false)),
+        ("rules", json!(["source:deny", "tag:deny"])),
+        ("path", json!("/validate")),
+    ] {
+        assert_eq!(line[key], want, "{key} in {line}");
+    }
+    assert!(
+        line["durationMs"].as_f64().is_some_and(|d| d > 0.0),
+        "{line}"
+    );
+    assert!(
+        line["ts"].as_str().is_some_and(|t| t.ends_with('Z')),
+        "{line}"
+    );
+    // Nothing of the object but its name: no image, no spec.
+    assert!(!stderr.contains("nginx"), "{stderr}");
+    assert_eq!(decisions[1]["allowed"], true);
+    assert_eq!(decisions[1]["rules"], json!([]));
+
+    // Plain HTTP, no certificate.
+    let mut tcp = TcpStream::connect(metrics_addr).unwrap();
+    tcp.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut text = String::new();
+    tcp.read_to_string(&mut text).unwrap();
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    for line in [
+        "imagegate_admission_rules_total{rule=\"source\",action=\"deny\"} 1",
+        "imagegate_admission_rules_total{rule=\"tag\",action=\"deny\"} 1",
+        "imagegate_admission_verdicts_total{path=\"/validate\",verdict=\"denied\"} 1",
+        "imagegate_admission_verdicts_total{path=\"/validate\",verdict=\"allowed\"} 1",
+        "imagegate_admission_duration_seconds_count{path=\"/validate\"} 2",
+        "imagegate_pool_busy_instances 0",
+        "imagegate_settings_reloads_total{result=\"ok\"} 0",
+        "# TYPE imagegate_host_calls_total counter",
+        "imagegate_body_budget_in_use_bytes 0",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} not in\n{text}");
+    }
+
+    // --log-format text, --log-level warn: no decision lines.
+    let mut command = serve_command(
+        &real_policy(),
+        &settings,
+        &["--log-format", "text", "--log-level", "warn"],
+    );
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let quiet = Server::spawn(command);
+    assert_eq!(
+        summary(&quiet.post("/validate", &allowed)).unwrap()["allowed"],
+        true
+    );
+    std::fs::write(&settings, "{\"registries\": 1}").unwrap();
+    quiet.signal("HUP");
+    quiet.wait_for_log("WARN  settings reload refused");
+    assert!(!quiet.stderr.lock().unwrap().contains("admission"));
 }

@@ -10,9 +10,19 @@
 //! * `admission_duration_seconds{path}`: histogram of the time from the
 //!   request's headers to the response being ready (reading the body,
 //!   queueing for an instance, the policy's evaluation);
-//! * `errors_total{kind}`: `bad_request` (400), `too_large` (413),
-//!   `policy` (the policy failed: trap, out of memory, deadline; answered as
-//!   a denial);
+//! * `admission_rules_total{rule,action}`: AdmissionReviews in which a
+//!   rule id fired, with its action (`deny` or `warn`);
+//! * `errors_total{kind}`: `bad_request` (400), `too_large` (413), `busy`
+//!   (503: the body budget stayed full), `plain_http` (HTTP without TLS on
+//!   the TLS port), `policy` (the policy failed: trap, out of memory,
+//!   deadline; answered as a denial);
+//! * `connections_refused_total`: connections closed at once over
+//!   `--max-connections`;
+//! * `host_calls_total{capability,result}`: host capability calls of the
+//!   policy (registry lookups, signature verification), `ok` or `error`;
+//! * `pool_busy_instances`, `open_connections`, `max_connections`,
+//!   `body_budget_bytes`, `body_budget_in_use_bytes`: gauges of the pool,
+//!   the connections and the body budget;
 //! * `timeouts_total`: evaluations that hit the deadline (also in
 //!   `errors_total{kind="policy"}`);
 //! * `instances_replaced_total`: instances dropped after a trap or timeout;
@@ -45,6 +55,10 @@ pub enum ErrorKind {
     BadRequest,
     /// 413: body over the limit.
     TooLarge,
+    /// 503: no room in the body budget within the deadline.
+    Busy,
+    /// Plain HTTP on the TLS port.
+    PlainHttp,
     /// The policy failed (answered as a denial).
     Policy,
 }
@@ -54,6 +68,8 @@ impl ErrorKind {
         match self {
             ErrorKind::BadRequest => "bad_request",
             ErrorKind::TooLarge => "too_large",
+            ErrorKind::Busy => "busy",
+            ErrorKind::PlainHttp => "plain_http",
             ErrorKind::Policy => "policy",
         }
     }
@@ -85,6 +101,8 @@ impl Histogram {
 struct Counters {
     requests: BTreeMap<(&'static str, u16), u64>,
     verdicts: BTreeMap<(&'static str, bool), u64>,
+    rules: BTreeMap<(&'static str, &'static str), u64>,
+    connections_refused: u64,
     latency: BTreeMap<&'static str, Histogram>,
     errors: BTreeMap<ErrorKind, u64>,
     timeouts: u64,
@@ -136,6 +154,23 @@ impl Metrics {
                 .or_default()
                 .observe(elapsed.as_secs_f64());
         });
+    }
+
+    /// The rule ids (and actions) that fired in one AdmissionReview.
+    pub fn rules(&self, fired: &[(&'static str, &'static str)]) {
+        if fired.is_empty() {
+            return;
+        }
+        self.update(|c| {
+            for key in fired {
+                *c.rules.entry(*key).or_default() += 1;
+            }
+        });
+    }
+
+    /// One connection closed at once over `--max-connections`.
+    pub fn connection_refused(&self) {
+        self.update(|c| c.connections_refused += 1);
     }
 
     /// One error.
@@ -203,6 +238,19 @@ impl Metrics {
 
         header(
             &mut out,
+            "admission_rules_total",
+            "counter",
+            "AdmissionReviews in which a rule id fired, by rule and action (deny or warn).",
+        );
+        for ((rule, action), n) in &c.rules {
+            lines.push(format!(
+                "imagegate_admission_rules_total{{rule=\"{rule}\",action=\"{action}\"}} {n}"
+            ));
+        }
+        flush(&mut out, &mut lines);
+
+        header(
+            &mut out,
             "admission_duration_seconds",
             "histogram",
             "Time from the request headers to the response: body, queueing and evaluation.",
@@ -239,6 +287,8 @@ impl Metrics {
         for kind in [
             ErrorKind::BadRequest,
             ErrorKind::TooLarge,
+            ErrorKind::Busy,
+            ErrorKind::PlainHttp,
             ErrorKind::Policy,
         ] {
             let n = c.errors.get(&kind).copied().unwrap_or(0);
@@ -249,7 +299,13 @@ impl Metrics {
         }
         flush(&mut out, &mut lines);
 
-        let scalars: [(&str, &str, &str, String); 5] = [
+        let scalars: [(&str, &str, &str, String); 6] = [
+            (
+                "connections_refused_total",
+                "counter",
+                "Connections closed at once because --max-connections were open.",
+                c.connections_refused.to_string(),
+            ),
             (
                 "timeouts_total",
                 "counter",
@@ -306,6 +362,73 @@ impl Metrics {
     }
 }
 
+/// Appends gauges: `(name without the prefix, help, value)`.
+pub fn render_gauges(out: &mut String, gauges: &[(&str, &str, u64)]) {
+    for (name, help, value) in gauges {
+        header(out, name, "gauge", help);
+        let _ = writeln!(out, "imagegate_{name} {value}");
+    }
+}
+
+/// Host capability calls (registry lookups, signature verification) made
+/// by the policy, by capability and result.
+#[derive(Debug, Default)]
+pub struct HostCalls {
+    counts: Mutex<BTreeMap<(&'static str, bool), u64>>,
+}
+
+impl HostCalls {
+    /// One call of `capability`, answered or failed.
+    pub fn count(&self, capability: &'static str, ok: bool) {
+        let mut counts = self
+            .counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *counts.entry((capability, ok)).or_default() += 1;
+    }
+
+    /// Appends `imagegate_host_calls_total`.
+    pub fn render_into(&self, out: &mut String) {
+        let counts = self
+            .counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        header(
+            out,
+            "host_calls_total",
+            "counter",
+            "Host capability calls of the policy (registry lookups), by capability and result.",
+        );
+        for ((capability, ok), n) in counts.iter() {
+            let result = if *ok { "ok" } else { "error" };
+            let _ = writeln!(
+                out,
+                "imagegate_host_calls_total{{capability=\"{capability}\",result=\"{result}\"}} {n}"
+            );
+        }
+    }
+}
+
+/// A capability provider that counts the calls it passes on.
+pub struct CountingProvider {
+    /// The provider that answers.
+    pub inner: Box<dyn crate::capabilities::CapabilityProvider>,
+    /// Where calls are counted.
+    pub calls: std::sync::Arc<HostCalls>,
+}
+
+impl crate::capabilities::CapabilityProvider for CountingProvider {
+    fn call(
+        &self,
+        capability: crate::capabilities::Capability,
+        payload: &[u8],
+    ) -> Result<Vec<u8>, String> {
+        let answer = self.inner.call(capability, payload);
+        self.calls.count(capability.name(), answer.is_ok());
+        answer
+    }
+}
+
 fn header(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP imagegate_{name} {help}");
     let _ = writeln!(out, "# TYPE imagegate_{name} {kind}");
@@ -331,6 +454,9 @@ mod tests {
         m.verdict("/validate", true, Duration::from_micros(300));
         m.verdict("/validate", false, Duration::from_millis(3));
         m.error(ErrorKind::TooLarge);
+        m.rules(&[("source", "deny"), ("digest", "warn")]);
+        m.rules(&[("source", "deny")]);
+        m.connection_refused();
         m.timeout();
         m.reload(true, 1);
         let text = m.render(3);
@@ -347,6 +473,10 @@ mod tests {
             "imagegate_errors_total{kind=\"too_large\"} 1",
             "imagegate_errors_total{kind=\"bad_request\"} 0",
             "imagegate_timeouts_total 1",
+            "imagegate_admission_rules_total{rule=\"source\",action=\"deny\"} 2",
+            "imagegate_admission_rules_total{rule=\"digest\",action=\"warn\"} 1",
+            "imagegate_connections_refused_total 1",
+            "imagegate_errors_total{kind=\"busy\"} 0",
             "imagegate_instances_replaced_total 3",
             "imagegate_pool_instances 2",
             "imagegate_settings_generation 1",

@@ -41,6 +41,7 @@ pub struct Evaluation {
 
 impl Evaluation {
     /// Whether the evaluation ran out of time.
+    #[cfg(test)]
     pub fn timed_out(&self) -> bool {
         matches!(self.reply, Err(GuestError::Timeout { .. }))
     }
@@ -95,7 +96,39 @@ impl Pool {
 
     /// Calls `operation` in an idle instance (waiting for one), within the
     /// deadline.
+    #[cfg(test)]
     pub async fn call(self: &Arc<Self>, operation: &'static str, payload: Vec<u8>) -> Evaluation {
+        let reply = self
+            .run(operation, move |evaluator| {
+                evaluator.call(operation, &payload)
+            })
+            .await;
+        Evaluation {
+            reply: reply.and_then(|reply| reply),
+        }
+    }
+
+    /// Evaluations running now (instances in use).
+    pub fn busy(&self) -> usize {
+        self.size.saturating_sub(self.permits.available_permits())
+    }
+
+    /// Runs `job` on a blocking thread once an instance is free, all within
+    /// the deadline; `job` calls the policy through its [`Evaluator`]. The
+    /// work around the call (decoding the request, encoding the answer) runs
+    /// in the same thread handoff and under the same permit, so its CPU and
+    /// memory are bounded as the evaluations are. `operation` names the
+    /// work in a timeout's message. A deadline missed is a
+    /// [`GuestError::Timeout`] and `job`'s result is dropped.
+    pub async fn run<T, F>(
+        self: &Arc<Self>,
+        operation: &'static str,
+        job: F,
+    ) -> Result<T, GuestError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Evaluator<'_>) -> T + Send + 'static,
+    {
         let started = Arc::new(AtomicBool::new(false));
         let pool = Arc::clone(self);
         let running = Arc::clone(&started);
@@ -107,28 +140,24 @@ impl Pool {
                 // the deadline keeps its slot until the epoch stops it.
                 let _permit = permit;
                 running.store(true, Ordering::Relaxed);
-                pool.call_blocking(operation, &payload)
+                job(&mut Evaluator { pool: &pool })
             });
             task.await
         };
         match tokio::time::timeout(self.deadline + OUTER_MARGIN, work).await {
-            Ok(Ok(evaluation)) => evaluation,
-            Ok(Err(join)) => Evaluation {
-                reply: Err(GuestError::Trap {
-                    during: operation.to_owned(),
-                    message: format!("the evaluation task failed: {join}"),
-                }),
-            },
-            Err(_) => Evaluation {
-                reply: Err(GuestError::Timeout {
-                    limit: self.deadline,
-                    during: if started.load(Ordering::Relaxed) {
-                        format!("{operation}, registry lookups included")
-                    } else {
-                        format!("the queue: all {} policy instances were busy", self.size)
-                    },
-                }),
-            },
+            Ok(Ok(output)) => Ok(output),
+            Ok(Err(join)) => Err(GuestError::Trap {
+                during: operation.to_owned(),
+                message: format!("the evaluation task failed: {join}"),
+            }),
+            Err(_) => Err(GuestError::Timeout {
+                limit: self.deadline,
+                during: if started.load(Ordering::Relaxed) {
+                    format!("{operation}, registry lookups included")
+                } else {
+                    format!("the queue: all {} policy instances were busy", self.size)
+                },
+            }),
         }
     }
 
@@ -183,6 +212,18 @@ impl Pool {
             // if it persists.
             Err(error) => eprintln!("imagegate serve: cannot replace a policy instance: {error}"),
         }
+    }
+}
+
+/// What a [`Pool::run`] job calls the policy with.
+pub struct Evaluator<'a> {
+    pool: &'a Arc<Pool>,
+}
+
+impl Evaluator<'_> {
+    /// Calls `operation` in an idle instance (a new one if none is idle).
+    pub fn call(&mut self, operation: &str, payload: &[u8]) -> Result<Vec<u8>, GuestError> {
+        self.pool.call_blocking(operation, payload).reply
     }
 }
 
