@@ -83,33 +83,11 @@ impl SettingsDoc {
 
     /// The settings as JSON.
     pub fn to_json(&self) -> Value {
-        let mut root = Value::Object(Map::new());
+        let mut root = Map::new();
         for entry in &self.entries {
-            let mut node = &mut root;
-            let (last, parents) = entry.path.split_last().expect("paths are not empty");
-            for key in parents {
-                node = node
-                    .as_object_mut()
-                    .expect("sections are maps")
-                    .entry(key.clone())
-                    .or_insert_with(|| Value::Object(Map::new()));
-            }
-            let map = node.as_object_mut().expect("sections are maps");
-            match entry.slot {
-                Slot::Value => {
-                    map.insert(last.clone(), entry.value.clone());
-                }
-                Slot::Item => {
-                    let list = map
-                        .entry(last.clone())
-                        .or_insert_with(|| Value::Array(Vec::new()));
-                    if let Value::Array(items) = list {
-                        items.push(entry.value.clone());
-                    }
-                }
-            }
+            insert(&mut root, &entry.path, entry);
         }
-        root
+        Value::Object(root)
     }
 
     /// The settings as YAML, each comment on the lines above its entry;
@@ -142,7 +120,9 @@ impl SettingsDoc {
         });
         let mut open: Vec<String> = Vec::new();
         for path in &order {
-            let (last, parents) = path.split_last().expect("paths are not empty");
+            let Some((last, parents)) = path.split_last() else {
+                continue;
+            };
             let common = open.iter().zip(parents).take_while(|(a, b)| a == b).count();
             open.truncate(common);
             for key in &parents[common..] {
@@ -175,6 +155,34 @@ impl SettingsDoc {
             }
         }
         out
+    }
+}
+
+/// Puts an entry at its path under `map`.
+fn insert(map: &mut Map<String, Value>, path: &[String], entry: &Entry) {
+    match path {
+        [] => {}
+        [last] => match entry.slot {
+            Slot::Value => {
+                map.insert(last.clone(), entry.value.clone());
+            }
+            Slot::Item => {
+                let list = map
+                    .entry(last.clone())
+                    .or_insert_with(|| Value::Array(Vec::new()));
+                if let Value::Array(items) = list {
+                    items.push(entry.value.clone());
+                }
+            }
+        },
+        [first, rest @ ..] => {
+            let child = map
+                .entry(first.clone())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(child) = child {
+                insert(child, rest, entry);
+            }
+        }
     }
 }
 

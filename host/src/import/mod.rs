@@ -193,8 +193,7 @@ pub fn documents(text: &str, name: &str) -> Result<Vec<Value>, String> {
             chunks.push(String::new());
         } else if trimmed == "..." {
             continue;
-        } else {
-            let last = chunks.last_mut().expect("one chunk at least");
+        } else if let Some(last) = chunks.last_mut() {
             last.push_str(line);
             last.push('\n');
         }
