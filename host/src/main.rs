@@ -13,6 +13,7 @@ mod commands;
 mod docker_config;
 mod files;
 mod input;
+mod invalid_settings;
 mod metadata;
 mod module_cache;
 mod output;
