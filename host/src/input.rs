@@ -177,13 +177,26 @@ pub fn load_settings_file(path: &str) -> Result<Value, InputError> {
 
 /// Parses the bytes of the settings file `path` (as [`load_settings_file`]
 /// reads it); `serve` keeps the bytes to notice when the file changes.
+///
+/// A file with no settings in it (empty, only comments, or `null`) is
+/// refused rather than read as `{}`: an empty file is more often a wrong
+/// path, a truncated write or an emptied ConfigMap than a wish to accept
+/// every image, and `{}` says that plainly.
 pub fn parse_settings_bytes(bytes: &[u8], path: &str) -> Result<Value, InputError> {
     let source_name = Source::file("settings", path);
+    let no_settings = |what: &str| InputError::Shape {
+        source_name: source_name.clone(),
+        problem: format!(
+            "{what}, so it holds no settings; to accept every image on purpose, write {{}}"
+        ),
+    };
     if bytes.trim_ascii().is_empty() {
-        return Ok(Value::Object(Map::new()));
+        return Err(no_settings("the file is empty"));
     }
-    let document = parse_document(bytes, &source_name)?;
-    settings_object(document, &source_name)
+    match parse_document(bytes, &source_name)? {
+        Value::Null => Err(no_settings("the file has only comments or null")),
+        document => settings_object(document, &source_name),
+    }
 }
 
 /// Parses `--settings-json`.

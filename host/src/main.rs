@@ -14,6 +14,7 @@ mod docker_config;
 mod files;
 mod import;
 mod input;
+mod invalid_settings;
 mod metadata;
 mod module_cache;
 mod output;

@@ -17,6 +17,10 @@ pub const METADATA_SECTION: &str = "io.kubewarden.metadata";
 /// The annotation that holds the usage text (README).
 pub const USAGE_ANNOTATION: &str = "io.kubewarden.policy.usage";
 
+/// The annotation `kwctl annotate` always writes: the version of the tool
+/// that annotated the module.
+pub const KWCTL_ANNOTATION: &str = "io.kubewarden.kwctl";
+
 /// The protocol version a waPC policy must answer.
 pub const PROTOCOL_V1: &str = "v1";
 

@@ -5,7 +5,11 @@
 //!    `protocol_version`; store the answer as `protocolVersion` (other modes
 //!    store `Unknown`).
 //! 3. With `--usage FILE`, store the file as `io.kubewarden.policy.usage`.
-//! 4. Check the metadata as policy-evaluator does, then write the module with
+//! 4. Write `io.kubewarden.kwctl`, as kwctl does (after every other
+//!    annotation, so it replaces one metadata.yml sets): kwctl writes its own
+//!    version there, the version of the tool that annotated the module; we
+//!    write imagegate's, since imagegate did the annotating.
+//! 5. Check the metadata as policy-evaluator does, then write the module with
 //!    one custom section `io.kubewarden.metadata` holding the metadata as JSON.
 //!
 //! Decision: an `io.kubewarden.metadata` section already in the input is
@@ -21,7 +25,7 @@ use crate::capabilities::LogSink;
 use crate::cli::AnnotateArgs;
 use crate::input::{self, Source};
 use crate::metadata::{
-    ExecutionMode, METADATA_SECTION, Metadata, PROTOCOL_UNKNOWN, USAGE_ANNOTATION,
+    ExecutionMode, KWCTL_ANNOTATION, METADATA_SECTION, Metadata, PROTOCOL_UNKNOWN, USAGE_ANNOTATION,
 };
 use crate::runtime::{Policy, RuntimeOptions};
 use crate::wasm_sections;
@@ -68,6 +72,14 @@ pub fn run(args: &AnnotateArgs) -> anyhow::Result<ExitCode> {
             .get_or_insert_with(Default::default)
             .insert(USAGE_ANNOTATION.to_owned(), usage);
     }
+
+    metadata
+        .annotations
+        .get_or_insert_with(Default::default)
+        .insert(
+            KWCTL_ANNOTATION.to_owned(),
+            env!("CARGO_PKG_VERSION").to_owned(),
+        );
 
     metadata
         .validate()

@@ -28,16 +28,12 @@ use crate::capabilities::CapabilityProvider;
 use crate::cli::{Command, HostArgs, PolicyArgs, RegistryArgs, SettingsArgs};
 use crate::docker_config;
 use crate::input;
+pub use crate::invalid_settings::InvalidSettings;
 use crate::recorded::Recorded;
 use crate::registry::{Registry, RegistryOptions};
 use crate::runtime::{Instance, LoadError, Policy, RuntimeOptions};
 use crate::verify::SignatureOptions;
 use crate::verify::cache::CacheStats;
-
-/// The policy rejected the settings (exit code 1, as `kwctl run`).
-#[derive(Debug, thiserror::Error)]
-#[error("provided settings are not valid{}", .0.as_deref().map(|m| format!(": {m}")).unwrap_or_default())]
-pub struct InvalidSettings(pub Option<String>);
 
 /// Runs the command.
 pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {

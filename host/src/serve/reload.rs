@@ -26,8 +26,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 
-use crate::commands::InvalidSettings;
 use crate::input;
+use crate::invalid_settings::InvalidSettings;
 use crate::output::SettingsValidationResponse;
 use crate::runtime::Policy;
 
