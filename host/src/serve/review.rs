@@ -236,10 +236,10 @@ pub fn fired_rules(response: &AdmissionResponse) -> Vec<(&'static str, &'static 
             }
         }
     };
-    if !response.allowed {
-        if let Some(message) = response.status.as_ref().and_then(|s| s.message.as_deref()) {
-            scan(message, "deny");
-        }
+    if !response.allowed
+        && let Some(message) = response.status.as_ref().and_then(|s| s.message.as_deref())
+    {
+        scan(message, "deny");
     }
     for warning in response.warnings.iter().flatten() {
         scan(warning, "warn");

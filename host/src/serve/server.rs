@@ -724,14 +724,14 @@ async fn admission(
     let settings = app.settings.current();
     let uid = Arc::new(OnceLock::new());
     let job_uid = Arc::clone(&uid);
+    // Shared with the job, so that a request whose deadline passed in the
+    // queue (the job never ran) can still be read for its uid and denied.
+    let body = Arc::new(body);
+    let job_body = Arc::clone(&body);
     let outcome = app
         .pool
         .run("validate", move |evaluator| {
-            let decided = decide(endpoint, &body, &settings.json, evaluator, &job_uid);
-            // The body's bytes go back to the budget once it is dropped.
-            drop(body);
-            drop::<Admitted>(admitted);
-            decided
+            decide(endpoint, &job_body, &settings.json, evaluator, &job_uid)
         })
         .await;
     let decision = match outcome {
@@ -744,24 +744,32 @@ async fn admission(
             );
         }
         // The deadline passed (or the job failed) outside the policy's own
-        // call: answered for the request if its uid is known.
+        // call: denied, as any policy failure, with the request's uid.
         Err(error) => {
-            let Some(uid) = uid.get() else {
-                app.metrics.error(ErrorKind::Policy);
-                if matches!(error, GuestError::Timeout { .. }) {
-                    app.metrics.timeout();
+            let known = match uid.get() {
+                Some(uid) => Ok(uid.clone()),
+                // Never read (it waited in the queue): read it now, off the
+                // pool; this path only runs once the deadline has passed.
+                None => parse_review(&body).map(|review| review.uid),
+            };
+            let uid = match known {
+                Ok(uid) => uid,
+                Err(review_error) => {
+                    app.metrics.error(ErrorKind::BadRequest);
+                    return text(
+                        StatusCode::BAD_REQUEST,
+                        &format!(
+                            "{path}: not an admission.k8s.io/v1 AdmissionReview: {review_error}"
+                        ),
+                    );
                 }
-                return text(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    &format!("internal server error: {error}"),
-                );
             };
             let timed_out = matches!(error, GuestError::Timeout { .. });
             let validation = ValidationResponse::from_guest(Err(error));
             let admission =
-                crate::output::AdmissionResponse::from_validation(uid, None, &validation);
+                crate::output::AdmissionResponse::from_validation(&uid, None, &validation);
             Decision {
-                uid: uid.clone(),
+                uid,
                 head: RequestHead::default(),
                 allowed: false,
                 patched: false,
@@ -771,6 +779,9 @@ async fn admission(
             }
         }
     };
+    // The body's bytes go back to the budget.
+    drop(body);
+    drop::<Admitted>(admitted);
     if let Some(timed_out) = decision.failed {
         app.metrics.error(ErrorKind::Policy);
         if timed_out {
