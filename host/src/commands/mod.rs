@@ -1,12 +1,14 @@
 //! One module per subcommand. Commands return `anyhow::Result<ExitCode>`:
-//! `Ok` carries 0 (or 1 for settings that are not valid, in
-//! `check-settings`), an error is printed by `main` and exits 2, except
-//! [`InvalidSettings`], which exits 1.
+//! `Ok` carries 0, 1 for settings that are not valid (`check-settings`) or
+//! [`REJECTED`]; an error is printed by `main` and exits 2, except
+//! [`InvalidSettings`], which exits 1 (README "Exit codes").
 
 pub mod annotate;
 pub mod bench;
 pub mod check_settings;
+pub mod completions;
 pub mod inspect;
+pub mod man;
 pub mod pull;
 pub mod push;
 pub mod run;
@@ -33,6 +35,10 @@ use crate::runtime::{Instance, LoadError, Policy, RuntimeOptions};
 use crate::verify::SignatureOptions;
 use crate::verify::cache::CacheStats;
 
+/// The exit code of "images rejected" (`scan`, `run -o text`): apart from
+/// 1, settings not valid, so that a CI job can tell the two apart.
+pub const REJECTED: u8 = 3;
+
 /// The policy rejected the settings (exit code 1, as `kwctl run`).
 #[derive(Debug, thiserror::Error)]
 #[error("provided settings are not valid{}", .0.as_deref().map(|m| format!(": {m}")).unwrap_or_default())]
@@ -50,6 +56,8 @@ pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(&args),
         Command::Push(args) => push::run(&args),
         Command::Pull(args) => pull::run(&args),
+        Command::Completions(args) => completions::run(&args),
+        Command::Man(args) => man::run(&args),
     }
 }
 
