@@ -215,8 +215,9 @@ curl_artifact() {
   [ "$status" -eq 2 ]
   [[ "$output" == *"cannot pull registry://$REG/nothing/here:v1: registry $REG: "* ]]
 
-  # No scheme where a registry reference is needed; HTTPS by default.
-  ig pull "$REG/policies/imagegate:v0.1.0"
+  # Another scheme is not a registry reference (none is: pull takes push's
+  # forms); HTTPS by default.
+  ig pull "https://$REG/policies/imagegate:v0.1.0"
   [ "$status" -eq 2 ]
   [[ "$output" == *"is not a registry reference: write registry://HOST[:PORT]/REPOSITORY:TAG" ]]
   ig pull "registry://$REG/policies/imagegate:v0.1.0"
