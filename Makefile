@@ -95,8 +95,8 @@ policy.wasm: $(POLICY_SOURCES) .cargo/config.toml ## build the Kubewarden policy
 	$(WASM_OPT) -Os $(WASM_OPT_FEATURES) $(WASM_OUT) -o policy.wasm
 	@echo "policy.wasm: $$(stat -c %s policy.wasm) bytes"
 
-annotated-policy.wasm: policy.wasm metadata.yml README.md $(HOST_BIN) ## embed metadata.yml and README.md as kwctl annotate does
-	$(HOST_BIN) annotate --metadata metadata.yml --usage README.md --output annotated-policy.wasm policy.wasm
+annotated-policy.wasm: policy.wasm metadata.yml USAGE.md $(HOST_BIN) ## embed metadata.yml and USAGE.md (the short user reference) as kwctl annotate does
+	$(HOST_BIN) annotate --metadata metadata.yml --usage USAGE.md --output-path annotated-policy.wasm policy.wasm
 
 # `make release`: the module as it is published, annotated with metadata.yml
 # and this README; with REGISTRY=host[:port]/repository also pushed there as
@@ -116,6 +116,10 @@ release: check-versions annotated-policy.wasm $(HOST_BIN) ## build and annotate 
 
 .PHONY: host
 host: $(HOST_BIN) ## build the imagegate host command
+
+.PHONY: man
+man: $(HOST_BIN) ## write the manual pages (imagegate.1, imagegate-COMMAND.1) into target/man
+	$(HOST_BIN) man --dir target/man
 
 # Built by `cargo test --no-run`, the very invocation `make unit-tests`
 # repeats: the workspace's test build (the policy crate's default features,

@@ -99,7 +99,7 @@ curl_artifact() {
   ig push "$POLICY" "registry://$REG/policies/imagegate:pull" --insecure-registry "$REG" -o json
   ref=$(jq -r .immutable_ref <<<"$output")
 
-  ig pull "registry://$REG/policies/imagegate:pull" -o "$BATS_TEST_TMPDIR/pulled.wasm" --insecure-registry "$REG"
+  ig pull "registry://$REG/policies/imagegate:pull" --output-path "$BATS_TEST_TMPDIR/pulled.wasm" --insecure-registry "$REG"
   [ "$status" -eq 0 ]
   [ "$output" = "Policy successfully pulled: $ref -> $BATS_TEST_TMPDIR/pulled.wasm" ]
   cmp "$POLICY" "$BATS_TEST_TMPDIR/pulled.wasm"
@@ -111,6 +111,11 @@ curl_artifact() {
   cached=$(jq -r .path <<<"$output")
   [[ "$cached" == "$IMAGEGATE_CACHE_DIR/policies/$REG/policies/imagegate/sha256-"*"/policy.wasm" ]]
   cmp "$POLICY" "$cached"
+
+  # The reference forms push takes: `registry://` may be left out; -o is the format.
+  ig pull "$REG/policies/imagegate:pull" --insecure-registry "$REG" -o json
+  [ "$status" -eq 0 ]
+  jq -e --arg r "$ref" '.immutable_ref == $r' <<<"$output"
 }
 
 @test "run, check-settings, scan and inspect take --policy registry://" {
@@ -135,7 +140,7 @@ curl_artifact() {
   ig scan "$(pod_with_image registry.k8s.io/pause:3.9)" --policy "$uri" --settings-json "$settings" --offline --insecure-registry "$REG"
   [ "$status" -eq 0 ]
   ig scan "$(pod_with_image docker.io/library/nginx:1.27)" --policy "$uri" --settings-json "$settings" --offline --insecure-registry "$REG"
-  [ "$status" -eq 1 ]
+  [ "$status" -eq 3 ]
 
   ig inspect "$POLICY" -o json
   local_inspect="$output"
@@ -179,7 +184,7 @@ curl_artifact() {
 @test "pull accepts an artifact written by another tool in the same layout" {
   # What kwctl writes, byte by byte here with curl.
   curl_artifact policies/foreign v1 application/vnd.wasm.content.layer.v1+wasm "$POLICY"
-  ig pull "registry://$REG/policies/foreign:v1" -o "$BATS_TEST_TMPDIR/f.wasm" --insecure-registry "$REG"
+  ig pull "registry://$REG/policies/foreign:v1" --output-path "$BATS_TEST_TMPDIR/f.wasm" --insecure-registry "$REG"
   [ "$status" -eq 0 ]
   cmp "$POLICY" "$BATS_TEST_TMPDIR/f.wasm"
 }
@@ -210,8 +215,9 @@ curl_artifact() {
   [ "$status" -eq 2 ]
   [[ "$output" == *"cannot pull registry://$REG/nothing/here:v1: registry $REG: "* ]]
 
-  # No scheme where a registry reference is needed; HTTPS by default.
-  ig pull "$REG/policies/imagegate:v0.1.0"
+  # Another scheme is not a registry reference (none is: pull takes push's
+  # forms); HTTPS by default.
+  ig pull "https://$REG/policies/imagegate:v0.1.0"
   [ "$status" -eq 2 ]
   [[ "$output" == *"is not a registry reference: write registry://HOST[:PORT]/REPOSITORY:TAG" ]]
   ig pull "registry://$REG/policies/imagegate:v0.1.0"
@@ -225,7 +231,7 @@ curl_artifact() {
   echo "$output"
   [ "$status" -eq 0 ]
   [[ "$output" == *"Policy successfully pushed: registry://$REG/policies/release@sha256:"* ]]
-  ig pull "registry://$REG/policies/release:v$version" -o "$BATS_TEST_TMPDIR/release.wasm" --insecure-registry "$REG"
+  ig pull "registry://$REG/policies/release:v$version" --output-path "$BATS_TEST_TMPDIR/release.wasm" --insecure-registry "$REG"
   [ "$status" -eq 0 ]
   cmp "$ROOT/annotated-policy.wasm" "$BATS_TEST_TMPDIR/release.wasm"
 }

@@ -15,31 +15,58 @@ scan() {
   "$IMAGEGATE" scan --policy "$POLICY" --settings "$SCAN_SETTINGS" "$@"
 }
 
-@test "scan a directory: the text report ends with the counts, exit 1 when something is rejected" {
+@test "scan a directory: the text report ends with the counts, exit 2 when a document is broken" {
   cd "$ROOT"
   run --separate-stderr scan testdata/scan
   echo "output = ${output}"
   echo "stderr = ${stderr}"
-  [ "$status" -eq 1 ]
+  # Rejections and a broken document: the scan is incomplete, an input error.
+  [ "$status" -eq 2 ]
   [ "${lines[-1]}" = "scanned 21 objects in 6 files: 8 rejected, 1 warned, 6 allowed, 6 skipped; 1 error" ]
   [[ "$output" == *"REJECTED  Deployment/shop/shop-frontend  testdata/scan/chart/rendered.yaml:39 (document 5)"* ]]
-  [[ "$output" == *"fix: use an image from a trusted registry or add it to registries.allow"* ]]
+  [[ "$output" == *"fix: use an image from a trusted source, or add its registry, repository or image to registries.allow, repositories.allow or images.allow"* ]]
+  [[ "$output" == *"fix: use a tag that tags.reject does not match, or pin the image by digest"* ]]
   [[ "$output" == *"ERROR  testdata/scan/apps/broken.yaml:19:14 (document 2)"* ]]
   [[ "$output" != *$'\e['* ]]
 }
 
-@test "helm template ... | imagegate scan -" {
+@test "helm template ... | imagegate scan -: exit 3 when something is rejected" {
   run --separate-stderr scan - <"$SCAN/chart/rendered.yaml"
   echo "output = ${output}"
-  [ "$status" -eq 1 ]
+  [ "$status" -eq 3 ]
   [[ "$output" == *"REJECTED  StatefulSet/shop/shop-redis  <stdin>:95 (document 7)"* ]]
   [ "${lines[-1]}" = "scanned 9 objects in 1 file: 3 rejected, 0 warned, 2 allowed, 4 skipped; 0 errors" ]
 }
 
-@test "kubectl get deploy -A -o yaml | imagegate scan - --format json" {
-  run --separate-stderr scan - --format json <"$SCAN/cluster/kubectl-get.yaml"
+@test "scan --stdin-filename names stdin in every report" {
+  run --separate-stderr scan - --stdin-filename chart/rendered.yaml <"$SCAN/chart/rendered.yaml"
+  [ "$status" -eq 3 ]
+  [[ "$output" == *"REJECTED  StatefulSet/shop/shop-redis  chart/rendered.yaml:95 (document 7)"* ]]
+  [[ "$output" != *"<stdin>"* ]]
+  run --separate-stderr scan - --stdin-filename chart/rendered.yaml -o sarif <"$SCAN/chart/rendered.yaml"
+  [ "$status" -eq 3 ]
+  jq -e '[.runs[0].results[].locations[0].physicalLocation.artifactLocation.uri] | unique == ["chart/rendered.yaml"]' <<<"$output"
+  jq -e '.runs[0].tool.driver.version | test("^[0-9]+\\.[0-9]+\\.[0-9]+")' <<<"$output"
+  [[ "$output" != *"%3Cstdin%3E"* ]]
+  run --separate-stderr scan - --stdin-filename chart/rendered.yaml -o json <"$SCAN/chart/rendered.yaml"
+  jq -e '[.objects[].file] | unique == ["chart/rendered.yaml"]' <<<"$output"
+  run --separate-stderr scan - --stdin-filename chart/rendered.yaml -o junit <"$SCAN/chart/rendered.yaml"
+  [[ "$output" == *'name="chart/rendered.yaml"'* ]]
+}
+
+@test "scan of an empty directory: nothing to scan is an input error (exit 2)" {
+  mkdir "$BATS_TEST_TMPDIR/empty"
+  run --separate-stderr scan "$BATS_TEST_TMPDIR/empty"
+  echo "stderr = ${stderr}"
+  [ "$status" -eq 2 ]
+  [ -z "$output" ]
+  [[ "$stderr" == *"nothing to scan: no manifest files in $BATS_TEST_TMPDIR/empty"* ]]
+}
+
+@test "kubectl get deploy -A -o yaml | imagegate scan - -o json" {
+  run --separate-stderr scan - -o json <"$SCAN/cluster/kubectl-get.yaml"
   echo "output = ${output}"
-  [ "$status" -eq 1 ]
+  [ "$status" -eq 3 ]
   jq -e '.summary == {files: 1, objects: 3, rejected: 1, warned: 0, allowed: 1, skipped: 1, errors: 0}' <<<"$output"
   jq -e '.objects[2] | .kind == "Deployment" and .name == "legacy-web" and .item == 2 and .line == 29
          and ([.violations[].rule] == ["source", "tag"])
@@ -50,7 +77,7 @@ scan() {
 
 @test "scan --format json: the documented shape" {
   run --separate-stderr scan "$SCAN" --format json
-  [ "$status" -eq 1 ]
+  [ "$status" -eq 2 ]
   jq -e '(keys == ["errors", "objects", "summary"])
          and (.objects | all(has("file") and has("document") and has("item") and has("line")
               and has("apiVersion") and has("kind") and has("namespace") and has("name")
@@ -64,7 +91,7 @@ scan() {
 @test "scan --format sarif: SARIF 2.1.0 with a rule per rule id and the lines of the images" {
   cd "$ROOT"
   run --separate-stderr scan testdata/scan --format sarif
-  [ "$status" -eq 1 ]
+  [ "$status" -eq 2 ]
   jq -e '.version == "2.1.0"
          and ([.runs[0].tool.driver.rules[].id] == ["reference", "shortName", "source", "tag", "digest", "pullPolicy", "imageMetadata", "signature", "rejection"])
          and ([.runs[0].results[].ruleId] | unique == ["reference", "shortName", "source", "tag"])
@@ -76,7 +103,7 @@ scan() {
 @test "scan --format junit: one testsuite per file, one testcase per object" {
   run --separate-stderr scan "$SCAN" --format junit
   echo "output = ${output}"
-  [ "$status" -eq 1 ]
+  [ "$status" -eq 2 ]
   [ "${lines[0]}" = '<?xml version="1.0" encoding="UTF-8"?>' ]
   [[ "${lines[1]}" == '<testsuites name="imagegate scan" tests="22" failures="8" errors="1" skipped="6">' ]]
   [ "$(grep -c '<testsuite ' <<<"$output")" -eq 6 ]
@@ -96,7 +123,7 @@ scan() {
   [[ "${lines[-1]}" == "scanned 9 objects in 1 file: 0 rejected, 2 warned, 3 allowed, 4 skipped; 0 errors" ]]
 }
 
-@test "scan exits 2 when input is broken and nothing is denied" {
+@test "scan exits 2 when input is broken, whatever is denied" {
   printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {containers: [{image: quay.io/a/b:1}]}\n---\nkind: [\n' \
     >"$BATS_TEST_TMPDIR/broken.yaml"
   run --separate-stderr scan "$BATS_TEST_TMPDIR/broken.yaml" "$BATS_TEST_TMPDIR/missing.yaml"
@@ -105,6 +132,11 @@ scan() {
   [[ "$output" == *"ERROR  $BATS_TEST_TMPDIR/broken.yaml:6:7 (document 2)"* ]]
   [[ "$output" == *"ERROR  $BATS_TEST_TMPDIR/missing.yaml"* ]]
   [ "${lines[-1]}" = "scanned 1 object in 2 files: 0 rejected, 0 warned, 1 allowed, 0 skipped; 2 errors" ]
+  # A rejection beside a broken file: still 2, so that a job that lets 3
+  # pass never misses a file that was not read.
+  run --separate-stderr scan "$BATS_TEST_TMPDIR/missing.yaml" - <"$SCAN/cluster/kubectl-get.yaml"
+  [ "$status" -eq 2 ]
+  [[ "${lines[-1]}" == *" 1 rejected, "*"; 1 error" ]]
 }
 
 @test "scan with settings the policy refuses exits 1 with its message" {

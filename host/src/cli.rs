@@ -33,7 +33,7 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Measure the latency of validate and validate_settings.
     Bench(BenchArgs),
-    /// Check every object in manifest files and directories; report, and exit 1 when any is rejected.
+    /// Check every object in manifest files and directories; report, and exit 3 when any is rejected.
     Scan(ScanArgs),
     /// Serve the policy as a Kubernetes validating and mutating admission webhook over HTTPS.
     Serve(ServeArgs),
@@ -43,6 +43,29 @@ pub enum Command {
     Pull(PullArgs),
     /// Print imagegate settings equivalent to a Gatekeeper, trusted-repos-policy, OpenShift or policy.json policy, and what changes.
     Import(ImportArgs),
+    /// Print a shell completion script (as `kwctl completions`): e.g.
+    /// `source <(imagegate completions bash)`.
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff), or write one page per command into a
+    /// directory.
+    Man(ManArgs),
+}
+
+/// `imagegate completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+/// `imagegate man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write `imagegate.1` and `imagegate-COMMAND.1` for every command into
+    /// this directory instead of printing `imagegate.1`.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 /// `--policy`.
@@ -158,9 +181,13 @@ pub struct HostArgs {
     pub offline: bool,
 
     /// Answer host capabilities from a recording instead of the network:
-    /// JSON or YAML `{"manifest_digest": {"<image>": "sha256:..." |
-    /// {"error": "<message>"}}}`; an image not in it fails with
-    /// `no answer recorded for <image>`.
+    /// JSON or YAML with any of the keys `manifest_digest` (`{"<image>":
+    /// "sha256:..."}`), `oci_manifest` (`{"<image>": <manifest or index>}`),
+    /// `oci_manifest_config` (`{"<image>": {"manifest": ..., "digest": ...,
+    /// "config": ...}}`) and `verify` (`{"<image>": {"digest": "sha256:...",
+    /// "signatures": [...]}}`); any answer may be `{"error": "<message>"}`.
+    /// An image not in it fails with `no answer recorded for <image>` (see
+    /// README "The imagegate host").
     #[arg(long, value_name = "FILE")]
     pub host_capabilities: Option<String>,
 
@@ -199,6 +226,33 @@ pub struct RegistryArgs {
     pub lookup_timeout_ms: u64,
 }
 
+/// A tip for a usage error that a kwctl habit explains: kwctl's `annotate
+/// -o FILE` and `pull -o FILE` are `--output-path FILE` here, where `-o` is
+/// always an output format; `-f` is `--force`, never a format. `args` are the
+/// process arguments, the program name first.
+pub fn usage_tip(args: &[String]) -> Option<&'static str> {
+    let command = args.get(1).map(String::as_str)?;
+    let value_after = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .map(|i| args.get(i + 1).map(String::as_str).unwrap_or_default())
+    };
+    match command {
+        "annotate" if value_after("-o").is_some() => Some(
+            "tip: write the annotated module with --output-path FILE (kwctl's -o FILE); in \
+             imagegate -o is always an output format",
+        ),
+        "pull" if value_after("-o").is_some_and(|v| v.contains(['.', '/'])) => Some(
+            "tip: write the module to a file with --output-path FILE (kwctl's -o FILE); in \
+             imagegate -o is always an output format (text or json)",
+        ),
+        "scan" if value_after("-f").is_some() => {
+            Some("tip: the report format is -o/--output (or --format), e.g. scan -o json")
+        }
+        _ => None,
+    }
+}
+
 /// `--insecure-registry`: a registry as image references write it.
 fn registry_name(text: &str) -> Result<String, String> {
     let bad = |why: &str| {
@@ -229,12 +283,26 @@ fn parse_cache_size(text: &str) -> Result<usize, String> {
     }
 }
 
+/// What `check-settings` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckSettingsOutput {
+    /// For people: `settings are valid`, or `settings are NOT valid:` and
+    /// the policy's message, one problem per line.
+    Text,
+    /// The policy's answer, `{"valid":…,"message":…}`, on one line.
+    Json,
+}
+
 /// `imagegate check-settings`.
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("settings-source").required(true).args(["settings", "settings_json"])))]
 pub struct CheckSettingsArgs {
     #[command(flatten)]
     pub settings: SettingsArgs,
+
+    /// What to print (default: text on a terminal, else json).
+    #[arg(long, short = 'o', value_enum)]
+    pub output: Option<CheckSettingsOutput>,
 
     #[command(flatten)]
     pub policy: PolicyArgs,
@@ -257,9 +325,10 @@ pub struct AnnotateArgs {
     #[arg(long, short = 'u', value_name = "FILE")]
     pub usage: Option<PathBuf>,
 
-    /// Where to write the annotated module.
-    #[arg(long, short = 'o', value_name = "FILE")]
-    pub output: PathBuf,
+    /// Where to write the annotated module (kwctl's `-o FILE`: in imagegate
+    /// `-o` is always an output format).
+    #[arg(long, value_name = "FILE")]
+    pub output_path: PathBuf,
 
     /// The policy module to annotate.
     #[arg(value_name = "WASM")]
@@ -385,9 +454,14 @@ pub struct ScanArgs {
     #[command(flatten)]
     pub policy: PolicyArgs,
 
-    /// Report format.
-    #[arg(long, short = 'f', value_enum, default_value_t = ScanFormat::Text)]
-    pub format: ScanFormat,
+    /// Report format (`--format` is an alias).
+    #[arg(long, short = 'o', visible_alias = "format", value_enum, default_value_t = ScanFormat::Text)]
+    pub output: ScanFormat,
+
+    /// The file name the report gives stdin (`-`), as linters'
+    /// `--stdin-filename`; default `<stdin>`.
+    #[arg(long, value_name = "NAME")]
+    pub stdin_filename: Option<String>,
 
     #[command(flatten)]
     pub host: HostArgs,
@@ -401,7 +475,8 @@ pub struct ScanArgs {
 pub enum PublishOutput {
     /// One line for people, as kwctl prints it.
     Text,
-    /// One JSON object (`{"immutable_ref": …}`, as `kwctl push -o json`).
+    /// One JSON object: `{"immutable_ref": …}` (as `kwctl push -o json`);
+    /// `pull` adds `layer_digest`, `path` and `from_cache`.
     Json,
 }
 
@@ -431,18 +506,21 @@ pub struct PushArgs {
 /// `imagegate pull`.
 #[derive(Debug, Args)]
 pub struct PullArgs {
-    /// The artifact: `registry://HOST[:PORT]/REPO:TAG` or `…@sha256:…`.
+    /// The artifact: `registry://HOST[:PORT]/REPO:TAG` or `…@sha256:…`
+    /// (`registry://` may be left out, as for `push`).
     #[arg(value_name = "URI")]
     pub source: String,
 
-    /// Write the module here; without it, the module goes into the cache
-    /// (see README "Publishing") and its path is printed.
-    #[arg(long, short = 'o', value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    /// Also write the module to this file (kwctl's `-o FILE`: in imagegate
+    /// `-o` is always an output format); it always goes into the cache (see
+    /// README "Publishing"), and the path printed is this file's, else the
+    /// cache's.
+    #[arg(long, value_name = "FILE")]
+    pub output_path: Option<PathBuf>,
 
     /// What to print.
-    #[arg(long, value_enum, default_value_t = PublishOutput::Text)]
-    pub format: PublishOutput,
+    #[arg(long, short = 'o', alias = "format", value_enum, default_value_t = PublishOutput::Text)]
+    pub output: PublishOutput,
 
     #[command(flatten)]
     pub registry: RegistryArgs,
@@ -450,6 +528,15 @@ pub struct PullArgs {
 
 /// `imagegate serve`.
 #[derive(Debug, Args)]
+#[command(
+    mut_arg("timeout_ms", |arg| arg.help(
+        "Deadline of each evaluation as a whole, in milliseconds: the policy's own time, \
+         waiting for a free instance and registry lookups; past it the request is denied \
+         (code 500)")),
+    mut_arg("lookup_timeout_ms", |arg| arg.help(
+        "Time limit of one registry lookup, in milliseconds; lookups count against \
+         --timeout-ms here, so keep it below that")),
+)]
 pub struct ServeArgs {
     #[command(flatten)]
     pub policy: PolicyArgs,
@@ -615,4 +702,242 @@ pub struct ImportArgs {
 
     #[command(flatten)]
     pub limits: LimitArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    //! The flag conventions (README "Command-line conventions"), checked on
+    //! every flag of every subcommand, so that a new flag that breaks them
+    //! fails here.
+
+    use std::collections::BTreeMap;
+
+    use clap::CommandFactory as _;
+
+    use super::*;
+
+    /// The subcommands whose output has a format (`-o/--output`).
+    const WITH_FORMAT: [&str; 6] = ["run", "inspect", "push", "pull", "scan", "check-settings"];
+
+    fn subcommands() -> Vec<clap::Command> {
+        let mut cli = Cli::command();
+        cli.build();
+        cli.get_subcommands().cloned().collect()
+    }
+
+    fn takes_a_format(arg: &clap::Arg) -> bool {
+        arg.get_action().takes_values() && !arg.get_possible_values().is_empty()
+    }
+
+    #[test]
+    fn the_definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn dash_o_is_always_an_output_format() {
+        for command in subcommands() {
+            let name = command.get_name();
+            for arg in command.get_arguments() {
+                let long = arg.get_long().unwrap_or_default();
+                if arg.get_short() == Some('o') || long == "output" {
+                    assert_eq!(
+                        (arg.get_short(), long),
+                        (Some('o'), "output"),
+                        "{name}: -o and --output go together"
+                    );
+                    assert!(
+                        takes_a_format(arg),
+                        "{name} --output must be a format (a closed list of values)"
+                    );
+                }
+                let aliases = arg.get_all_aliases().unwrap_or_default();
+                if aliases.contains(&"format") || long == "format" {
+                    assert_eq!(
+                        long, "output",
+                        "{name}: --format is only an alias of --output"
+                    );
+                }
+                if long.starts_with("output") && long != "output" {
+                    assert_eq!(
+                        long, "output-path",
+                        "{name}: a file to write is --output-path"
+                    );
+                    assert!(!takes_a_format(arg), "{name} --output-path is a file");
+                    assert_eq!(
+                        arg.get_short(),
+                        None,
+                        "{name} --output-path has no short form"
+                    );
+                }
+            }
+            let has_format = command.get_arguments().any(|a| a.get_short() == Some('o'));
+            assert_eq!(
+                has_format,
+                WITH_FORMAT.contains(&name),
+                "{name}: -o/--output on exactly the commands with an output format"
+            );
+        }
+    }
+
+    #[test]
+    fn dash_f_is_always_force() {
+        for command in subcommands() {
+            for arg in command.get_arguments() {
+                if arg.get_short() == Some('f') {
+                    assert_eq!(arg.get_long(), Some("force"), "{}", command.get_name());
+                    assert!(!arg.get_action().takes_values());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_short_flag_means_one_thing_everywhere() {
+        let mut meaning: BTreeMap<char, (String, String)> = BTreeMap::new();
+        for command in subcommands() {
+            for arg in command.get_arguments() {
+                let (Some(short), Some(long)) = (arg.get_short(), arg.get_long()) else {
+                    continue;
+                };
+                let here = (long.to_owned(), command.get_name().to_owned());
+                let first = meaning.entry(short).or_insert_with(|| here.clone());
+                assert_eq!(
+                    first.0, here.0,
+                    "-{short} is --{} in {} but --{} in {}",
+                    first.0, first.1, here.0, here.1
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_long_flag_takes_the_same_kind_of_value_everywhere() {
+        // `--output` is the exception by design: each command has its formats.
+        let mut meaning: BTreeMap<String, (bool, String)> = BTreeMap::new();
+        for command in subcommands() {
+            for arg in command.get_arguments() {
+                let Some(long) = arg.get_long().filter(|l| *l != "output") else {
+                    continue;
+                };
+                let here = (
+                    arg.get_action().takes_values(),
+                    command.get_name().to_owned(),
+                );
+                let first = meaning
+                    .entry(long.to_owned())
+                    .or_insert_with(|| here.clone());
+                assert_eq!(
+                    first.0, here.0,
+                    "--{long} takes a value in one of {} and {} but not the other",
+                    first.1, here.1
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn scan_takes_o_and_format_alike() {
+        for flags in [["-o", "json"], ["--output", "json"], ["--format", "json"]] {
+            let cli = Cli::try_parse_from(
+                ["imagegate", "scan", "k8s/", "--settings", "s.yaml"]
+                    .into_iter()
+                    .chain(flags),
+            )
+            .map_err(|e| e.to_string());
+            let Ok(Cli {
+                command: Command::Scan(args),
+            }) = cli
+            else {
+                panic!("{flags:?}: {cli:?}");
+            };
+            assert_eq!(args.output, ScanFormat::Json);
+        }
+    }
+
+    #[test]
+    fn kwctl_habits_get_a_tip() {
+        let args = |line: &str| -> Vec<String> {
+            std::iter::once("imagegate")
+                .chain(line.split(' '))
+                .map(str::to_owned)
+                .collect()
+        };
+        for line in [
+            "annotate -m metadata.yml -o out.wasm policy.wasm",
+            "pull registry://r/p:1 -o pulled.wasm",
+        ] {
+            assert!(
+                usage_tip(&args(line)).is_some_and(|t| t.contains("--output-path FILE")),
+                "{line}"
+            );
+            // And the parse fails: `-o` is no file anywhere.
+            assert!(Cli::try_parse_from(args(line)).is_err(), "{line}");
+        }
+        assert!(usage_tip(&args("scan k8s -f json")).is_some_and(|t| t.contains("scan -o json")));
+        assert_eq!(usage_tip(&args("pull registry://r/p:1 -o yaml")), None);
+        assert_eq!(usage_tip(&args("run -o nope")), None);
+    }
+
+    #[test]
+    fn pull_takes_the_format_as_o_output_and_its_old_name() {
+        for flags in [["-o", "json"], ["--output", "json"], ["--format", "json"]] {
+            let cli = Cli::try_parse_from(["imagegate", "pull", "r/p:1"].into_iter().chain(flags))
+                .map_err(|e| e.to_string());
+            let Ok(Cli {
+                command: Command::Pull(args),
+            }) = cli
+            else {
+                panic!("{flags:?}: {cli:?}");
+            };
+            assert_eq!(args.output, PublishOutput::Json);
+        }
+    }
+
+    #[test]
+    fn host_capabilities_help_names_every_recorded_kind() {
+        let run = subcommands()
+            .into_iter()
+            .find(|c| c.get_name() == "run")
+            .expect("run");
+        let help = run
+            .get_arguments()
+            .find(|a| a.get_long() == Some("host-capabilities"))
+            .and_then(|a| a.get_help())
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        for kind in [
+            "manifest_digest",
+            "oci_manifest",
+            "oci_manifest_config",
+            "verify",
+        ] {
+            assert!(
+                help.contains(&format!("`{kind}`")),
+                "{kind} missing: {help}"
+            );
+        }
+    }
+
+    #[test]
+    fn serve_timeout_help_says_what_it_bounds() {
+        let serve = subcommands()
+            .into_iter()
+            .find(|c| c.get_name() == "serve")
+            .expect("serve");
+        let help = |long: &str| {
+            serve
+                .get_arguments()
+                .find(|a| a.get_long() == Some(long))
+                .and_then(|a| a.get_help())
+                .map(ToString::to_string)
+                .unwrap_or_default()
+        };
+        assert!(
+            help("timeout-ms").contains("as a whole"),
+            "{}",
+            help("timeout-ms")
+        );
+        assert!(help("lookup-timeout-ms").contains("count against --timeout-ms here"));
+    }
 }

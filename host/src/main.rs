@@ -1,10 +1,11 @@
 //! `imagegate`: runs the imagegate policy module (policy.wasm, a Kubewarden
 //! waPC module) on wasmtime and prints what `kwctl run` prints.
 //!
-//! Exit codes: 0 the command did its work (whatever the verdict); 1 the policy
-//! found the settings not valid; 2 usage or input errors (unknown flag,
-//! missing or unreadable file, input that is not JSON/YAML or has the wrong
-//! shape, a policy file that is missing or not a waPC module).
+//! Exit codes (README "Exit codes"): 0 the command did its work; 1 the
+//! policy found the settings not valid; 2 usage or input errors (unknown
+//! flag, missing or unreadable file, input that is not JSON/YAML or has the
+//! wrong shape, a policy file that is missing or not a waPC module, nothing
+//! to scan); 3 images rejected (`scan`, and `run -o text`).
 
 mod artifact;
 mod capabilities;
@@ -24,6 +25,7 @@ mod registry;
 mod runtime;
 mod scan;
 mod serve;
+mod terminal;
 mod verify;
 mod wapc;
 mod wasm_sections;
@@ -48,6 +50,12 @@ fn main() -> ExitCode {
         Err(error) => {
             // Help and version go to stdout with 0; usage errors to stderr with 2.
             let _ = error.print();
+            if error.use_stderr() {
+                let args: Vec<String> = std::env::args().collect();
+                if let Some(tip) = cli::usage_tip(&args) {
+                    eprintln!("\n{tip}");
+                }
+            }
             return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2));
         }
     };

@@ -12,7 +12,7 @@
 //! * A guest failure or an unparseable reply becomes `allowed: false`, code
 //!   500, `internal server error: <reason>`, as policy-evaluator answers.
 //! * [`text_verdict`] is the same AdmissionResponse for people
-//!   (`run --output text`).
+//!   (`run --output text`), violations one by one with their fixes.
 
 use std::collections::BTreeMap;
 
@@ -20,7 +20,12 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use std::fmt::Write as _;
+
 use crate::runtime::GuestError;
+use crate::scan::message::{parse_rejection, parse_violation};
+use crate::scan::text::violation_lines;
+use crate::terminal::{Style, clean};
 
 /// The message policy-evaluator gives when a policy mutates a DELETE request.
 pub const MUTATION_OF_NULL_OBJECT: &str = "Incoming object is null, which happens only with \
@@ -222,42 +227,62 @@ impl AdmissionResponse {
     }
 }
 
-/// The AdmissionResponse for people, one item per line: `ALLOWED` or
-/// `REJECTED: <status.message>` (`REJECTED` when there is no message), then
-/// `MUTATED: <n> patch operation(s)` when the response carries a patch of
-/// `patch_operations` operations, then `warning: <w>` for each warning. No
-/// trailing newline. Control characters in messages and warnings are escaped
-/// (`\n`, `\u{1b}`) so that none can start a line of its own.
-pub fn text_verdict(response: &AdmissionResponse, patch_operations: usize) -> String {
+/// The AdmissionResponse for people (`run -o text`): `ALLOWED`, or
+/// `REJECTED: N image violations` and each violation as `scan`'s text report
+/// writes it (`  deny  path "image" (normalized)`, the reason and its
+/// `[rule]`, `fix: …`; README "The imagegate host"), or `REJECTED:
+/// <status.message>` when the message is not a list of violations
+/// (`REJECTED` when there is none); then `MUTATED: <n> patch operation(s)`
+/// when the response carries a patch of `patch_operations` operations; then
+/// each warning, as a `warn` block when it is a violation, else as `warning:
+/// <w>`. No trailing newline. Control characters in messages are escaped so
+/// that none can start a line of its own; ANSI colours only with `style`.
+pub fn text_verdict(response: &AdmissionResponse, patch_operations: usize, style: Style) -> String {
     let message = response.status.as_ref().and_then(|s| s.message.as_deref());
-    let mut lines = vec![match (response.allowed, message) {
-        (true, _) => "ALLOWED".to_owned(),
-        (false, Some(message)) => format!("REJECTED: {}", escape_controls(message)),
-        (false, None) => "REJECTED".to_owned(),
-    }];
+    let mut out = String::new();
+    let violations = message
+        .filter(|_| !response.allowed)
+        .and_then(parse_rejection);
+    match (response.allowed, message, &violations) {
+        (true, _, _) => out.push_str(&style.green("ALLOWED")),
+        (false, _, Some(list)) => {
+            let plural = if list.len() == 1 { "" } else { "s" };
+            let _ = write!(
+                out,
+                "{}: {} image violation{plural}",
+                style.red("REJECTED"),
+                list.len()
+            );
+        }
+        (false, Some(message), None) => {
+            let _ = write!(out, "{}: {}", style.red("REJECTED"), clean(message));
+        }
+        (false, None, None) => out.push_str(&style.red("REJECTED")),
+    }
+    out.push('\n');
+    for violation in violations.iter().flatten() {
+        violation_lines(&mut out, violation, &style.red("deny"), "", style);
+    }
     if response.patch.is_some() {
         let plural = if patch_operations == 1 { "" } else { "s" };
-        lines.push(format!(
-            "MUTATED: {patch_operations} patch operation{plural}"
-        ));
+        let _ = writeln!(
+            out,
+            "{}: {patch_operations} patch operation{plural}",
+            style.green("MUTATED")
+        );
     }
     for warning in response.warnings.iter().flatten() {
-        lines.push(format!("warning: {}", escape_controls(warning)));
-    }
-    lines.join("\n")
-}
-
-/// `text` with control characters written as Rust escapes.
-fn escape_controls(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
+        match parse_violation(warning) {
+            Some(violation) => {
+                violation_lines(&mut out, &violation, &style.yellow("warn"), "", style);
             }
-        })
-        .collect()
+            None => {
+                let _ = writeln!(out, "{}: {}", style.yellow("warning"), clean(warning));
+            }
+        }
+    }
+    out.truncate(out.trim_end_matches('\n').len());
+    out
 }
 
 #[cfg(test)]
@@ -393,6 +418,8 @@ mod tests {
         );
     }
 
+    const PLAIN: Style = Style { color: false };
+
     fn admission(allowed: bool, message: Option<&str>, warnings: &[&str]) -> AdmissionResponse {
         AdmissionResponse {
             uid: "u".into(),
@@ -411,24 +438,37 @@ mod tests {
 
     #[test]
     fn text_allowed_and_rejected() {
-        assert_eq!(text_verdict(&admission(true, None, &[]), 0), "ALLOWED");
         assert_eq!(
-            text_verdict(&admission(false, Some("1 image violation: x"), &[]), 0),
+            text_verdict(&admission(true, None, &[]), 0, PLAIN),
+            "ALLOWED"
+        );
+        assert_eq!(
+            text_verdict(
+                &admission(false, Some("1 image violation: x"), &[]),
+                0,
+                PLAIN
+            ),
             "REJECTED: 1 image violation: x"
         );
-        assert_eq!(text_verdict(&admission(false, None, &[]), 0), "REJECTED");
+        assert_eq!(
+            text_verdict(&admission(false, None, &[]), 0, PLAIN),
+            "REJECTED"
+        );
         // A message on an accepted response is not a rejection.
-        assert_eq!(text_verdict(&admission(true, Some("m"), &[]), 0), "ALLOWED");
+        assert_eq!(
+            text_verdict(&admission(true, Some("m"), &[]), 0, PLAIN),
+            "ALLOWED"
+        );
     }
 
     #[test]
     fn text_warnings_one_per_line() {
         assert_eq!(
-            text_verdict(&admission(true, None, &["w1", "w2"]), 0),
+            text_verdict(&admission(true, None, &["w1", "w2"]), 0, PLAIN),
             "ALLOWED\nwarning: w1\nwarning: w2"
         );
         assert_eq!(
-            text_verdict(&admission(false, Some("no"), &["w"]), 0),
+            text_verdict(&admission(false, Some("no"), &["w"]), 0, PLAIN),
             "REJECTED: no\nwarning: w"
         );
     }
@@ -444,20 +484,64 @@ mod tests {
         let r = AdmissionResponse::from_validation("u", Some(&object), &v);
         let n = patch_of(Some(&object), &v).0.len();
         assert_eq!(
-            text_verdict(&r, n),
+            text_verdict(&r, n, PLAIN),
             "ALLOWED\nMUTATED: 2 patch operations\nwarning: pinned"
         );
         let mut one = admission(true, None, &[]);
         one.patch = Some("W10=".into());
-        assert_eq!(text_verdict(&one, 1), "ALLOWED\nMUTATED: 1 patch operation");
+        assert_eq!(
+            text_verdict(&one, 1, PLAIN),
+            "ALLOWED\nMUTATED: 1 patch operation"
+        );
         // No patch in the response, no MUTATED line, whatever the count says.
-        assert_eq!(text_verdict(&admission(true, None, &[]), 3), "ALLOWED");
+        assert_eq!(
+            text_verdict(&admission(true, None, &[]), 3, PLAIN),
+            "ALLOWED"
+        );
+    }
+
+    #[test]
+    fn text_lists_each_violation_with_its_fix() {
+        let message = "2 image violations: spec.containers[0].image \"nginx\" \
+                       (docker.io/library/nginx:latest): registry docker.io is not trusted \
+                       (trusted: ghcr.io) [source]; spec.containers[1].image \"ghcr.io/o/a:dev\": \
+                       tag dev is rejected [tag]";
+        let warning = "spec.containers[1].imagePullPolicy \"ghcr.io/o/a:dev\": container \"a\" \
+                       sets no imagePullPolicy (the API server would default it to \
+                       IfNotPresent); set imagePullPolicy explicitly [pullPolicy]";
+        let text = text_verdict(&admission(false, Some(message), &[warning]), 0, PLAIN);
+        assert_eq!(
+            text,
+            "REJECTED: 2 image violations\n\
+             \x20 deny  spec.containers[0].image \"nginx\" (docker.io/library/nginx:latest)\n\
+             \x20       registry docker.io is not trusted (trusted: ghcr.io) [source]\n\
+             \x20       fix: use an image from a trusted registry, or add its registry to \
+             registries.allow\n\
+             \x20 deny  spec.containers[1].image \"ghcr.io/o/a:dev\"\n\
+             \x20       tag dev is rejected [tag]\n\
+             \x20       fix: use a tag that tags.reject does not match, or pin the image by \
+             digest\n\
+             \x20 warn  spec.containers[1].imagePullPolicy \"ghcr.io/o/a:dev\"\n\
+             \x20       container \"a\" sets no imagePullPolicy (the API server would default \
+             it to IfNotPresent); set imagePullPolicy explicitly [pullPolicy]\n\
+             \x20       fix: set imagePullPolicy explicitly"
+        );
+        let colored = text_verdict(
+            &admission(false, Some(message), &[]),
+            0,
+            Style { color: true },
+        );
+        assert!(colored.starts_with("\u{1b}[1;31mREJECTED\u{1b}[0m: 2 image violations\n"));
     }
 
     #[test]
     fn text_escapes_control_characters() {
         assert_eq!(
-            text_verdict(&admission(false, Some("a\nALLOWED"), &["w\r\u{1b}[0m"]), 0),
+            text_verdict(
+                &admission(false, Some("a\nALLOWED"), &["w\r\u{1b}[0m"]),
+                0,
+                PLAIN
+            ),
             "REJECTED: a\\nALLOWED\nwarning: w\\r\\u{1b}[0m"
         );
     }

@@ -550,21 +550,38 @@ fn run_real(request: &Path, settings: &str, extra: &[&str]) -> Run {
 }
 
 #[test]
-fn text_output_of_a_rejection_is_the_status_message() {
+fn text_output_of_a_rejection_lists_each_violation_and_exits_3() {
     let dir = TempDir::new("text-rejected");
-    let request = dir.file("pod.json", pod_request("uid-text").to_string());
-    let settings = r#"{"registries":{"allow":["harbor.corp.example"]}}"#;
+    let mut request = pod_request("uid-text");
+    request["object"]["spec"]["containers"] = json!([
+        {"name": "a", "image": "ghcr.io/org/a:1.0"},
+        {"name": "b", "image": "harbor.corp.example/org/b:latest"}
+    ]);
+    let request = dir.file("pod.json", request.to_string());
+    let settings =
+        r#"{"registries":{"allow":["harbor.corp.example"]},"tags":{"reject":["latest"]}}"#;
 
     let admission = run_real(&request, settings, &[]);
-    assert_eq!(admission.code, 0);
+    assert_eq!(
+        admission.code, 0,
+        "the JSON outputs exit 0 whatever the verdict, as kwctl"
+    );
     let response = admission.json_line();
     assert_eq!(response["allowed"], json!(false));
-    let message = response["status"]["message"].as_str().expect("message");
-    assert!(message.contains("ghcr.io/org/web:1.0"), "{message}");
 
     let text = run_real(&request, settings, &["--output", "text"]);
-    assert_eq!(text.code, 0, "a rejection is still exit 0");
-    assert_eq!(text.stdout, format!("REJECTED: {message}\n"));
+    assert_eq!(text.code, 3, "-o text: a rejection exits 3");
+    assert_eq!(
+        text.stdout,
+        "REJECTED: 2 image violations\n\
+         \x20 deny  spec.containers[0].image \"ghcr.io/org/a:1.0\"\n\
+         \x20       registry ghcr.io is not trusted (trusted: harbor.corp.example) [source]\n\
+         \x20       fix: use an image from a trusted registry, or add its registry to \
+         registries.allow\n\
+         \x20 deny  spec.containers[1].image \"harbor.corp.example/org/b:latest\"\n\
+         \x20       tag latest is rejected [tag]\n\
+         \x20       fix: use a tag that tags.reject does not match, or pin the image by digest\n"
+    );
 }
 
 #[test]
@@ -591,14 +608,85 @@ fn text_output_of_an_accepted_request_lists_each_warning() {
 
     let text = run_real(&request, settings, &["-o", "text"]);
     assert_eq!(text.code, 0);
-    let expected: Vec<String> = std::iter::once("ALLOWED".to_owned())
-        .chain(warnings.iter().map(|w| format!("warning: {w}")))
-        .collect();
-    assert_eq!(text.stdout, format!("{}\n", expected.join("\n")));
+    let lines: Vec<&str> = text.stdout.lines().collect();
+    assert_eq!(lines.len(), 1 + 3 * warnings.len(), "{}", text.stdout);
+    assert_eq!(lines[0], "ALLOWED");
+    for (i, container) in ["spec.containers[0].image", "spec.containers[1].image"]
+        .iter()
+        .enumerate()
+    {
+        assert!(lines[1 + 3 * i].starts_with(&format!("  warn  {container} \"")));
+        assert!(
+            lines[2 + 3 * i].ends_with("is not trusted (trusted: harbor.corp.example) [source]")
+        );
+        assert!(lines[3 + 3 * i].contains("fix: "));
+    }
+}
+
+#[test]
+fn run_without_settings_says_so_on_stderr() {
+    let dir = TempDir::new("no-settings");
+    let request = dir.file("pod.json", pod_request("uid").to_string());
+    let policy = real_policy();
+    let run = imagegate(
+        &["run", "--request", p(&request), "--policy", p(&policy)],
+        None,
+    );
+    assert_eq!(run.code, 0);
     assert!(
-        text.stdout.contains("warning: spec.containers[1].image"),
+        run.stderr.contains(
+            "no settings given (--settings FILE or --settings-json JSON): evaluating with {}"
+        ),
         "{}",
-        text.stdout
+        run.stderr
+    );
+    let run = run_real(&request, "{}", &[]);
+    assert!(!run.stderr.contains("no settings given"), "{}", run.stderr);
+}
+
+#[test]
+fn check_settings_text_lists_each_problem() {
+    let dir = TempDir::new("check-settings-text");
+    let policy = fake_policy(&dir, "p.wasm", |d, ops| {
+        ops.validate_settings = d.respond(
+            r#"{"valid":false,"message":"2 settings problems: tags.allowRegex[0] \"^v\\\\d+($\": not a regular expression; registries.allow[1] \"ghcr.io/\": a registry has no path"}"#,
+        );
+    });
+    let run = imagegate(
+        &[
+            "check-settings",
+            "--settings-json",
+            "{}",
+            "--policy",
+            p(&policy),
+            "-o",
+            "text",
+        ],
+        None,
+    );
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stdout,
+        "settings are NOT valid: 2 settings problems\n  \
+         - tags.allowRegex[0] \"^v\\d+($\": not a regular expression\n  \
+         - registries.allow[1] \"ghcr.io/\": a registry has no path\n"
+    );
+    // Not a terminal, no -o: JSON, as before.
+    let run = imagegate(
+        &[
+            "check-settings",
+            "--settings-json",
+            "{}",
+            "--policy",
+            p(&policy),
+        ],
+        None,
+    );
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stdout.starts_with("{\"valid\":false,"),
+        "{}",
+        run.stdout
     );
 }
 
@@ -1133,7 +1221,7 @@ fn annotate_then_inspect_round_trips() {
             p(&metadata),
             "--usage",
             p(&usage),
-            "--output",
+            "--output-path",
             p(&annotated),
             p(&policy),
         ],
@@ -1176,7 +1264,7 @@ fn annotate_then_inspect_round_trips() {
             "annotate",
             "-m",
             p(&metadata),
-            "-o",
+            "--output-path",
             p(&twice),
             p(&annotated),
         ],
@@ -1213,7 +1301,14 @@ fn inspect_without_metadata_and_annotate_without_rules_fail_clearly() {
     let metadata = dir.file("metadata.yml", "mutating: false\n");
     let out = dir.path("out.wasm");
     let run = imagegate(
-        &["annotate", "-m", p(&metadata), "-o", p(&out), p(&policy)],
+        &[
+            "annotate",
+            "-m",
+            p(&metadata),
+            "--output-path",
+            p(&out),
+            p(&policy),
+        ],
         None,
     );
     assert_eq!(run.code, 2);
@@ -1234,7 +1329,14 @@ fn annotate_stores_the_protocol_version_the_module_answers() {
         ops.protocol_version = d.respond(r#""Unknown""#)
     });
     let run = imagegate(
-        &["annotate", "-m", p(&metadata), "-o", p(&out), p(&unknown)],
+        &[
+            "annotate",
+            "-m",
+            p(&metadata),
+            "--output-path",
+            p(&out),
+            p(&unknown),
+        ],
         None,
     );
     assert_eq!(run.code, 2);
@@ -1247,7 +1349,14 @@ fn annotate_stores_the_protocol_version_the_module_answers() {
 
     let v1 = fake_policy(&dir, "q.wasm", |_, _| {});
     let run = imagegate(
-        &["annotate", "-m", p(&metadata), "-o", p(&out), p(&v1)],
+        &[
+            "annotate",
+            "-m",
+            p(&metadata),
+            "--output-path",
+            p(&out),
+            p(&v1),
+        ],
         None,
     );
     assert_eq!(run.code, 0);

@@ -151,7 +151,10 @@ fn pod(name: &str, image: &str) -> String {
 #[test]
 fn text_report_of_the_testdata() {
     let run = scan(&[MANIFESTS], &[], None);
-    assert_eq!(run.code, 1, "objects are rejected");
+    assert_eq!(
+        run.code, 2,
+        "objects are rejected, and a document is broken"
+    );
     assert!(!run.stdout.contains('\u{1b}'), "no colours off a terminal");
     golden("scan.txt", &run.stdout);
     assert!(run.stdout.ends_with(
@@ -162,7 +165,7 @@ fn text_report_of_the_testdata() {
 #[test]
 fn json_report_of_the_testdata() {
     let run = scan(&[MANIFESTS], &["--format", "json"], None);
-    assert_eq!(run.code, 1);
+    assert_eq!(run.code, 2);
     golden("scan.json", &run.stdout);
     let report: Value = serde_json::from_str(&run.stdout).unwrap();
     check_json_shape(&report);
@@ -340,7 +343,7 @@ fn check_json_shape(report: &Value) {
 #[test]
 fn sarif_report_of_the_testdata() {
     let run = scan(&[MANIFESTS], &["--format", "sarif"], None);
-    assert_eq!(run.code, 1);
+    assert_eq!(run.code, 2);
     let sarif: Value = serde_json::from_str(&run.stdout).expect("SARIF is JSON");
     assert_eq!(sarif["version"], "2.1.0");
     assert!(sarif["$schema"].as_str().unwrap().contains("sarif-2.1.0"));
@@ -480,7 +483,7 @@ fn check_text(text: &str) {
 #[test]
 fn junit_report_of_the_testdata() {
     let run = scan(&[MANIFESTS], &["--format", "junit"], None);
-    assert_eq!(run.code, 1);
+    assert_eq!(run.code, 2);
     let elements = xml_elements(&run.stdout);
     let count = |name: &str| elements.iter().filter(|(n, _)| n == name).count();
     assert_eq!(count("testsuites"), 1);
@@ -506,8 +509,20 @@ fn stdin_is_read_like_a_file() {
     let bytes = std::fs::read(root().join(file)).unwrap();
     let from_stdin = scan(&["-"], &[], Some(&bytes));
     let from_file = scan(&[file], &[], None);
-    assert_eq!(from_stdin.code, 1);
+    assert_eq!(from_stdin.code, 3, "objects are rejected");
     assert_eq!(from_stdin.stdout, from_file.stdout.replace(file, "<stdin>"));
+    // Named, stdin reads exactly as the file.
+    let named = scan(&["-"], &["--stdin-filename", file], Some(&bytes));
+    assert_eq!(named.stdout, from_file.stdout);
+    for format in ["json", "sarif", "junit"] {
+        let named = scan(
+            &["-"],
+            &["-o", format, "--stdin-filename", file],
+            Some(&bytes),
+        );
+        let from_file = scan(&[file], &["-o", format], None);
+        assert_eq!(named.stdout, from_file.stdout, "{format}");
+    }
     assert!(
         from_stdin
             .stdout
@@ -569,11 +584,14 @@ fn broken_input_without_denials_exits_2() {
         "{}",
         errors[1]
     );
-    // With a denial too, the denial decides: 1.
+    // With a denial too, the scan is still incomplete: 2 (README "Exit
+    // codes"); the denial alone is 3.
     let denied = dir.file("denied.yaml", pod("no", "evil.example/x:1"));
     let run = scan(&[&broken, &denied], &[], None);
-    assert_eq!(run.code, 1);
-    assert!(run.stdout.contains("ERROR  "), "{}", run.stdout);
+    assert_eq!(run.code, 2);
+    assert!(run.stdout.contains("REJECTED  "), "{}", run.stdout);
+    let run = scan(&[&denied], &[], None);
+    assert_eq!(run.code, 3);
 }
 
 #[test]
@@ -777,7 +795,7 @@ fn one_instance_for_all_objects_and_a_new_one_after_a_trap() {
         report["objects"][1]["violations"][0]["reason"],
         "this instance was used before"
     );
-    assert_eq!(run.code, 1);
+    assert_eq!(run.code, 2, "an object could not be evaluated");
 }
 
 #[test]
@@ -820,11 +838,20 @@ fn directories_are_walked_for_manifests_only() {
         find_kind_or_null(&report),
         "not a Kubernetes object (no apiVersion and kind)"
     );
-    // An empty directory: nothing to check, said on stderr.
+    // An empty directory: nothing to scan is an input error.
     let empty = TempDir::new("empty");
+    empty.file("notes.txt", "not a manifest");
     let run = scan(&[empty.0.to_str().unwrap()], &[], None);
-    assert_eq!(run.code, 0);
-    assert!(run.stderr.contains("no manifests found"), "{}", run.stderr);
+    assert_eq!(run.code, 2);
+    assert!(run.stdout.is_empty());
+    assert!(
+        run.stderr.contains(&format!(
+            "nothing to scan: no manifest files in {}",
+            empty.0.display()
+        )),
+        "{}",
+        run.stderr
+    );
 }
 
 fn find_kind_or_null(report: &Value) -> String {

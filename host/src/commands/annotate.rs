@@ -88,7 +88,7 @@ pub fn run(args: &AnnotateArgs) -> anyhow::Result<ExitCode> {
     let json = serde_json::to_vec(&metadata)?;
     let annotated = wasm_sections::replace_custom_section(&module, METADATA_SECTION, &json)
         .with_context(|| format!("policy \"{}\"", policy_path.display()))?;
-    std::fs::write(&args.output, annotated)
-        .with_context(|| format!("cannot write \"{}\"", args.output.display()))?;
+    std::fs::write(&args.output_path, annotated)
+        .with_context(|| format!("cannot write \"{}\"", args.output_path.display()))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,13 +1,15 @@
 //! One module per subcommand. Commands return `anyhow::Result<ExitCode>`:
-//! `Ok` carries 0 (or 1 for settings that are not valid, in
-//! `check-settings`), an error is printed by `main` and exits 2, except
-//! [`InvalidSettings`], which exits 1.
+//! `Ok` carries 0, 1 for settings that are not valid (`check-settings`) or
+//! [`REJECTED`]; an error is printed by `main` and exits 2, except
+//! [`InvalidSettings`], which exits 1 (README "Exit codes").
 
 pub mod annotate;
 pub mod bench;
 pub mod check_settings;
+pub mod completions;
 pub mod import;
 pub mod inspect;
+pub mod man;
 pub mod pull;
 pub mod push;
 pub mod run;
@@ -35,6 +37,10 @@ use crate::runtime::{Instance, LoadError, Policy, RuntimeOptions};
 use crate::verify::SignatureOptions;
 use crate::verify::cache::CacheStats;
 
+/// The exit code of "images rejected" (`scan`, `run -o text`): apart from
+/// 1, settings not valid, so that a CI job can tell the two apart.
+pub const REJECTED: u8 = 3;
+
 /// Runs the command.
 pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
@@ -48,6 +54,8 @@ pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Push(args) => push::run(&args),
         Command::Pull(args) => pull::run(&args),
         Command::Import(args) => import::run(&args),
+        Command::Completions(args) => completions::run(&args),
+        Command::Man(args) => man::run(&args),
     }
 }
 

@@ -23,7 +23,7 @@ pub fn run(args: &PushArgs) -> anyhow::Result<ExitCode> {
     if metadata.is_none() && !args.force {
         anyhow::bail!(
             "policy \"{name}\" has no Kubewarden metadata: annotate it first (imagegate \
-             annotate --metadata metadata.yml --output annotated-policy.wasm {name}), or \
+             annotate --metadata metadata.yml --output-path annotated-policy.wasm {name}), or \
              push it anyway with --force"
         );
     }

@@ -1,7 +1,8 @@
 //! `imagegate run`: what `kwctl run` does for one request.
 //!
 //! 1. Read the request (review, bare request, or object wrapped as CREATE)
-//!    and the settings (`{}` when none).
+//!    and the settings (`{}` when none, said on stderr: an ALLOWED from
+//!    empty settings must not pass for a verdict of the user's settings).
 //! 2. Call `validate_settings` with the settings object; if the policy says
 //!    they are not valid, fail with exit code 1 and its message. A policy
 //!    that cannot even start is exit code 2, not "settings not valid".
@@ -9,8 +10,12 @@
 //!    fresh instance, as in policy-server: nothing carries over.
 //! 4. Print the AdmissionResponse (default), the policy's ValidationResponse
 //!    (`--output validation`), the verdict for people (`--output text`, see
-//!    [`text_verdict`]) or the decoded JSON Patch (`--patch`). Exit 0
-//!    whatever the verdict.
+//!    [`text_verdict`]) or the decoded JSON Patch (`--patch`).
+//!
+//! Exit codes: the JSON outputs are kwctl's and exit 0 whatever the verdict,
+//! as `kwctl run` does, so scripts that read `.allowed` keep working; `-o
+//! text` is for people and CI jobs and exits 3 when the request is rejected
+//! (README "Exit codes").
 
 use std::process::ExitCode;
 
@@ -19,14 +24,15 @@ use serde_json::Value;
 use crate::capabilities::LogSink;
 use crate::cli::{RunArgs, RunOutput};
 use crate::commands::{
-    InvalidSettings, host_provider, load_policy_from, load_settings, one_stdin_reader, print_line,
-    start,
+    InvalidSettings, REJECTED, host_provider, load_policy_from, load_settings, one_stdin_reader,
+    print_line, start,
 };
 use crate::input;
 use crate::output::{
     AdmissionResponse, SettingsValidationResponse, ValidationResponse, patch_of, text_verdict,
 };
 use crate::payload::validate_payload;
+use crate::terminal::{Style, use_color};
 
 /// Runs `imagegate run`.
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
@@ -53,10 +59,18 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         return Err(InvalidSettings(verdict.message).into());
     }
 
+    // Said once everything has loaded, so an input error stays the only line.
+    if args.settings.settings.is_none() && args.settings.settings_json.is_none() {
+        eprintln!(
+            "imagegate: note: no settings given (--settings FILE or --settings-json JSON): \
+             evaluating with {{}}"
+        );
+    }
     let payload = validate_payload(&request, &settings_payload)?;
     let response = ValidationResponse::from_guest(policy.validate(&payload));
 
     let object = request.get("object");
+    let mut code = ExitCode::SUCCESS;
     if args.patch {
         let patch = patch_of(object.filter(|o| !o.is_null()), &response);
         print_line(&serde_json::to_string_pretty(&patch)?)?;
@@ -80,9 +94,16 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
                 } else {
                     0
                 };
-                print_line(&text_verdict(&admission, operations))?;
+                print_line(&text_verdict(
+                    &admission,
+                    operations,
+                    Style { color: use_color() },
+                ))?;
+                if !admission.allowed {
+                    code = ExitCode::from(REJECTED);
+                }
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
 }

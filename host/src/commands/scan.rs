@@ -17,8 +17,9 @@
 //!    over. Other kinds are skipped, and so is an object a controller in
 //!    the input created (a Pod of a ReplicaSet of a Deployment, in a
 //!    `kubectl get ... -o json` dump): it is reported once, at the owner.
-//! 4. Write the report; exit 1 when an object is rejected, else 2 when some
-//!    input could not be read or evaluated, else 0.
+//! 4. Write the report; exit 2 when some input could not be read or
+//!    evaluated, else 3 when an object is rejected, else 0. Nothing to scan
+//!    (no manifest file found) is an input error (exit 2), not a clean scan.
 
 use std::collections::HashSet;
 use std::io::{IsTerminal as _, Write as _};
@@ -42,6 +43,7 @@ use crate::scan::{
     CHECKED_KINDS, Entry, Finding, ObjectResult, Outcome, Report, Verdict, json, junit,
     policyreport, sarif, text,
 };
+use crate::terminal::use_color;
 
 /// Scans longer than this many objects show progress on a terminal.
 const PROGRESS_ABOVE: usize = 200;
@@ -54,9 +56,13 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
     // The manifests are read and parsed while the module compiles: on two
     // cores that hides most of either.
     let paths = args.paths.clone();
+    let stdin_name = args
+        .stdin_filename
+        .clone()
+        .unwrap_or_else(|| inputs::STDIN_NAME.to_owned());
     let reader = std::thread::Builder::new()
         .name("imagegate-read".into())
-        .spawn(move || inputs::read(&paths))
+        .spawn(move || inputs::read(&paths, &stdin_name))
         .context("cannot start a thread")?;
     let policy_path = args.policy.policy.as_path();
     let mut policy = load_policy_from(
@@ -79,9 +85,10 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
         .join()
         .map_err(|_| anyhow::anyhow!("reading the manifests failed"))?;
     if inputs.files.is_empty() {
-        eprintln!(
-            "imagegate: warning: no manifests found (directories are searched for *.yaml, *.yml \
-             and *.json)"
+        anyhow::bail!(
+            "nothing to scan: no manifest files in {} (directories are searched for *.yaml, \
+             *.yml and *.json)",
+            args.paths.join(", ")
         );
     }
     let mut evaluator = Evaluator {
@@ -93,7 +100,7 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
     };
     let report = evaluate(inputs, &mut evaluator)?;
 
-    let rendered = match args.format {
+    let rendered = match args.output {
         ScanFormat::Text => text::render(&report, use_color()),
         ScanFormat::Json => json::render(&report)?,
         ScanFormat::Sarif => sarif::render(&report)?,
@@ -128,11 +135,6 @@ fn one_stdin_reader(args: &ScanArgs) -> anyhow::Result<()> {
         anyhow::bail!("{} cannot all read stdin", readers.join(" and "));
     }
     Ok(())
-}
-
-/// Colours on a terminal, unless `NO_COLOR` is set (no-color.org).
-fn use_color() -> bool {
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// The policy instance every object goes through.

@@ -29,7 +29,8 @@ use super::locate::Lines;
 /// A file that was read (or could not be).
 #[derive(Debug, Clone)]
 pub struct File {
-    /// The path as reports show it (`<stdin>` for `-`).
+    /// The path as reports show it (for `-`, `--stdin-filename`, else
+    /// [`STDIN_NAME`]).
     pub name: String,
 }
 
@@ -133,8 +134,11 @@ pub struct Inputs {
 /// File extensions read in directories.
 const EXTENSIONS: [&str; 3] = ["yaml", "yml", "json"];
 
-/// Reads every path (`-` is stdin).
-pub fn read(paths: &[String]) -> Inputs {
+/// The name reports give stdin when `--stdin-filename` names it not.
+pub const STDIN_NAME: &str = "<stdin>";
+
+/// Reads every path (`-` is stdin, named `stdin_name` in reports).
+pub fn read(paths: &[String], stdin_name: &str) -> Inputs {
     let mut inputs = Inputs::default();
     for path in paths {
         if path == "-" {
@@ -143,7 +147,7 @@ pub fn read(paths: &[String]) -> Inputs {
                 .lock()
                 .read_to_end(&mut bytes)
                 .map(|_| bytes);
-            inputs.add_file("<stdin>".into(), result);
+            inputs.add_file(stdin_name.to_owned(), result);
             continue;
         }
         let start = PathBuf::from(path);

@@ -57,7 +57,7 @@ struct JsonFinding<'a> {
     normalized: Option<&'a str>,
     reason: &'a str,
     rule: Option<&'a str>,
-    fix: Option<&'static str>,
+    fix: Option<String>,
     line: usize,
     text: &'a str,
 }

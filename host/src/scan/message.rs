@@ -232,20 +232,121 @@ fn rule_at(text: &str, at: usize) -> Option<&'static str> {
         .copied()
 }
 
-/// The one-line fix for a violation of `rule` at `path`.
-pub fn fix(rule: &str, path: &str) -> &'static str {
+/// The one-line fix for a violation of `rule` at `path` with `reason`: one
+/// that would change the verdict. Chosen by the reason, since one rule
+/// fails in several ways (a `repositories.reject` hit is not cured by
+/// `registries.allow`); a reason this host does not know (an empty one for
+/// SARIF's rule descriptions) gets the rule's general help.
+pub fn fix(rule: &str, reason: &str, path: &str) -> String {
+    specific_fix(rule, reason, path).unwrap_or_else(|| general_fix(rule).to_owned())
+}
+
+/// The rule's help whatever the reason.
+fn general_fix(rule: &str) -> &'static str {
     match rule {
-        "source" => "use an image from a trusted registry or add it to registries.allow",
-        "tag" => "use an allowed tag, or pin a digest",
-        "reference" => "fix the image reference",
-        "shortName" => "write the registry explicitly",
-        "digest" => "pin the image by digest",
-        "pullPolicy" if path.ends_with(".image.pullPolicy") => "set the image volume's pullPolicy",
-        "pullPolicy" => "set imagePullPolicy",
-        "imageMetadata" => "use an image whose labels and annotations the policy accepts",
-        "signature" => "sign the image as the signatures settings require, or pin a signed digest",
+        "source" => "use an image the registries, repositories and images settings allow",
+        "tag" => "use an allowed tag, or pin the image by digest",
+        "reference" => "write a valid image reference: [REGISTRY/]REPOSITORY[:TAG][@sha256:DIGEST]",
+        "shortName" => "write the image's registry in full",
+        "digest" => "pin the image by digest: name:tag@sha256:<digest>",
+        "pullPolicy" => "set the pull policy as the pullPolicy settings require",
+        "imageMetadata" => {
+            "use an image whose labels and annotations the imageMetadata settings accept"
+        }
+        "signature" => "use an image signed as the signatures settings require",
         _ => "see the reason",
     }
+}
+
+/// The fix for one known reason of `rule`, `None` for others.
+fn specific_fix(rule: &str, reason: &str, path: &str) -> Option<String> {
+    let has = |text: &str| reason.contains(text);
+    let fix = match rule {
+        "source" if rejected_by(reason).is_some() => {
+            let list = rejected_by(reason).unwrap_or_default();
+            return Some(format!(
+                "use an image that {list} does not match, or remove the matching entry from {list}"
+            ));
+        }
+        "source" if reason.starts_with("registry ") && has(" is not trusted") => {
+            "use an image from a trusted registry, or add its registry to registries.allow"
+        }
+        "source" if has(" is not trusted") => {
+            "use an image from a trusted source, or add its registry, repository or image to \
+             registries.allow, repositories.allow or images.allow"
+        }
+        "tag" if has("no tag is written") => {
+            "write a tag (or a digest) on the image: without one the runtime pulls latest"
+        }
+        "tag" if reason.starts_with("tag ") && has(" is rejected") => {
+            "use a tag that tags.reject does not match, or pin the image by digest"
+        }
+        "tag" if reason.starts_with("tag ") && has(" is not allowed") => {
+            "use a tag that tags.allow matches, or pin the image by digest"
+        }
+        "reference" if has(" has no image") => "give the container an image",
+        "reference" if has("invalid image reference") => {
+            "write a valid image reference: [REGISTRY/]REPOSITORY[:TAG][@sha256:DIGEST]"
+        }
+        "shortName" if has("names no registry") => {
+            "write the image's registry in full, as the reason shows"
+        }
+        "digest" if has("could not be resolved") || has("resolving its digest failed") => {
+            "pin the image by digest (name:tag@sha256:<digest>), or make the registry reachable \
+             and the tag exist so that its digest resolves"
+        }
+        "digest" if has("not pinned to a digest") => {
+            "pin the image by digest: name:tag@sha256:<digest>"
+        }
+        "pullPolicy" => {
+            let field = if path.ends_with(".image.pullPolicy") {
+                "the image volume's pullPolicy"
+            } else {
+                "imagePullPolicy"
+            };
+            let what = if has(" is not one of ") {
+                "to one of Always, IfNotPresent, Never"
+            } else if has("must be Always") {
+                "to Always, or pin the image by digest"
+            } else if has(" is not allowed") {
+                "to one of the allowed values"
+            } else if has(" sets no ") {
+                "explicitly"
+            } else {
+                return None;
+            };
+            return Some(format!("set {field} {what}"));
+        }
+        "imageMetadata" if has("could not be read") => {
+            "make the image's manifest and config readable from the registry, or set \
+             imageMetadata.skipOnResolutionFailure"
+        }
+        "imageMetadata" if has(" is missing") || has("is not the required value") => {
+            "use an image built with the label value imageMetadata.requireLabels asks for"
+        }
+        "imageMetadata" if has(" is rejected") => {
+            "use an image without the label or annotation that imageMetadata.rejectLabels or \
+             imageMetadata.rejectAnnotations matches"
+        }
+        "signature" if has("pinned to") || has("the tag moved") => {
+            "pin the image by the digest its signatures were made for"
+        }
+        "signature" if has("is not signed as") => {
+            "use an image signed as that signatures requirement says (e.g. cosign sign), or name \
+             its actual signer in the requirement"
+        }
+        _ => return None,
+    };
+    Some(fix.to_owned())
+}
+
+/// `repositories.reject` in `… is rejected by repositories.reject "…"`.
+fn rejected_by(reason: &str) -> Option<&str> {
+    let (_, after) = reason.split_once(" is rejected by ")?;
+    let entry = after.split(' ').next()?;
+    // `images.reject[0]`: the list, without the index.
+    let list = entry.split('[').next()?;
+    list.ends_with(".reject").then_some(list)
 }
 
 #[cfg(test)]
@@ -444,22 +545,208 @@ mod tests {
         assert!(checked > 50, "only {checked} messages checked");
     }
 
+    /// Each rule id and reason the policy writes (policy/src/rules), with
+    /// the part of the fix that changes the verdict.
+    const REASONS: [(&str, &str, &str, &str); 22] = [
+        (
+            "source",
+            "spec.containers[0].image",
+            "registry docker.io is not trusted (trusted: ghcr.io)",
+            "registries.allow",
+        ),
+        (
+            "source",
+            "spec.containers[0].image",
+            "repository docker.io/library/nginx is not trusted (trusted: repositories ghcr.io/org/*)",
+            "repositories.allow",
+        ),
+        (
+            "source",
+            "spec.containers[0].image",
+            "registry docker.io is rejected by registries.reject \"docker.io\"",
+            "registries.reject does not match",
+        ),
+        (
+            "source",
+            "spec.containers[0].image",
+            "repository ghcr.io/evil/app is rejected by repositories.reject \"ghcr.io/evil/*\" (it \
+          also matches registries.allow \"ghcr.io\"; reject wins a tie)",
+            "repositories.reject does not match",
+        ),
+        (
+            "source",
+            "spec.containers[0].image",
+            "image is rejected by images.reject \"ghcr.io/org/app:1\"",
+            "images.reject does not match",
+        ),
+        (
+            "tag",
+            "spec.containers[0].image",
+            "tag latest is rejected",
+            "tags.reject does not match",
+        ),
+        (
+            "tag",
+            "spec.containers[0].image",
+            "tag dev-1 is rejected (matches \"dev-*\")",
+            "tags.reject",
+        ),
+        (
+            "tag",
+            "spec.containers[0].image",
+            "tag 1.0 is not allowed (allowed: \"v*\")",
+            "tags.allow matches",
+        ),
+        (
+            "tag",
+            "spec.containers[0].image",
+            "no tag is written, so the image runs as latest; write a tag or a digest",
+            "write a tag",
+        ),
+        (
+            "reference",
+            "spec.containers[0].image",
+            "invalid image reference: bad",
+            "valid image",
+        ),
+        (
+            "reference",
+            "spec.containers[0].image",
+            "container \"app\" has no image",
+            "give the container an image",
+        ),
+        (
+            "shortName",
+            "spec.containers[0].image",
+            "the image names no registry; write it in full, e.g. \"docker.io/library/nginx\"",
+            "registry in full",
+        ),
+        (
+            "digest",
+            "spec.containers[0].image",
+            "the image is not pinned to a digest; write it as name:tag@sha256:<digest>",
+            "pin",
+        ),
+        (
+            "digest",
+            "spec.containers[0].image",
+            "the digest of docker.io/library/nginx:1 could not be resolved: down",
+            "reachable",
+        ),
+        (
+            "pullPolicy",
+            "spec.containers[0].imagePullPolicy",
+            "container \"app\" sets no imagePullPolicy (the API server would default it to \
+          IfNotPresent); set imagePullPolicy explicitly",
+            "set imagePullPolicy explicitly",
+        ),
+        (
+            "pullPolicy",
+            "spec.volumes[0].image.pullPolicy",
+            "image volume \"m\" sets no pullPolicy (the API server would default it to \
+          IfNotPresent); set pullPolicy explicitly",
+            "set the image volume's pullPolicy",
+        ),
+        (
+            "pullPolicy",
+            "spec.containers[0].imagePullPolicy",
+            "the image is not pinned to a digest, so imagePullPolicy must be Always, not \
+          IfNotPresent",
+            "to Always, or pin",
+        ),
+        (
+            "imageMetadata",
+            "spec.containers[0].image",
+            "the metadata of ghcr.io/org/app:1 could not be read: down",
+            "skipOnResolutionFailure",
+        ),
+        (
+            "imageMetadata",
+            "spec.containers[0].image",
+            "image config label stage=\"dev\" is rejected",
+            "rejectLabels",
+        ),
+        (
+            "imageMetadata",
+            "spec.containers[0].image",
+            "required image config label org.opencontainers.image.source is missing",
+            "requireLabels",
+        ),
+        (
+            "signature",
+            "spec.containers[0].image",
+            "the image is not signed as signatures[0] requires (keys[0]): Image verification \
+          failed: missing signatures",
+            "signed as that signatures requirement says",
+        ),
+        (
+            "signature",
+            "spec.containers[0].image",
+            "the host verified the signatures of sha256:b, but the image is pinned to sha256:a",
+            "pin the image by the digest",
+        ),
+    ];
+
     #[test]
-    fn fixes_follow_the_rule() {
-        assert_eq!(
-            fix("source", "spec.containers[0].image"),
-            "use an image from a trusted registry or add it to registries.allow"
-        );
-        assert_eq!(
-            fix("pullPolicy", "spec.containers[0].imagePullPolicy"),
-            "set imagePullPolicy"
-        );
-        assert_eq!(
-            fix("pullPolicy", "spec.volumes[0].image.pullPolicy"),
-            "set the image volume's pullPolicy"
-        );
-        for rule in RULE_IDS {
-            assert_ne!(fix(rule, ""), "see the reason", "{rule}");
+    fn every_reason_has_a_fix_that_changes_the_verdict() {
+        for (rule, path, reason, expected) in REASONS {
+            let fix = specific_fix(rule, reason, path);
+            assert!(
+                fix.as_deref().is_some_and(|f| f.contains(expected)),
+                "{rule} / {reason}: {fix:?} should say {expected:?}"
+            );
         }
+        // The issue's example: a reject hit never suggests an allow list.
+        let reject_fix = fix(
+            "source",
+            "repository ghcr.io/evil/app is rejected by \
+            repositories.reject \"ghcr.io/evil/*\"",
+            "spec.containers[0].image",
+        );
+        assert!(!reject_fix.contains(".allow"), "{reject_fix}");
+        for rule in RULE_IDS {
+            assert!(
+                REASONS.iter().any(|r| r.0 == rule),
+                "no reason tested for {rule}"
+            );
+            assert_ne!(fix(rule, "", ""), "see the reason", "{rule}");
+        }
+    }
+
+    /// Every violation the cases expect gets a fix chosen by its reason, not
+    /// the rule's general help: a new reason in the policy fails here until
+    /// it has one.
+    #[test]
+    fn every_case_violation_has_a_specific_fix() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/cases");
+        let mut checked = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let case: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            let expect = &case["expect"];
+            let mut violations = expect["message"]
+                .as_str()
+                .and_then(parse_rejection)
+                .unwrap_or_default();
+            violations.extend(
+                expect["warnings"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|w| w.as_str().and_then(parse_violation)),
+            );
+            for v in violations {
+                assert!(
+                    specific_fix(&v.rule, &v.reason, &v.path).is_some(),
+                    "{}: no fix for [{}] {}",
+                    path.display(),
+                    v.rule,
+                    v.reason
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 50, "only {checked} violations checked");
     }
 }

@@ -111,10 +111,10 @@ pub struct Finding {
 
 impl Finding {
     /// The one-line fix, when the rule is known.
-    pub fn fix(&self) -> Option<&'static str> {
+    pub fn fix(&self) -> Option<String> {
         self.violation
             .as_ref()
-            .map(|v| message::fix(&v.rule, &v.path))
+            .map(|v| message::fix(&v.rule, &v.reason, &v.path))
     }
 }
 
@@ -226,14 +226,15 @@ impl Report {
         self.document_numbers.get(at.document).copied().unwrap_or(0)
     }
 
-    /// The exit code: 1 when something is denied, else 2 when some input
-    /// could not be read or evaluated, else 0.
+    /// The exit code (README "Exit codes"): 2 when some input could not be
+    /// read or evaluated (the scan is incomplete, whatever else it found),
+    /// else 3 when something is denied, else 0.
     pub fn exit_code(&self) -> u8 {
         let summary = self.summary();
-        if summary.rejected > 0 {
-            1
-        } else if summary.errors > 0 {
+        if summary.errors > 0 {
             2
+        } else if summary.rejected > 0 {
+            crate::commands::REJECTED
         } else {
             0
         }

@@ -95,9 +95,9 @@ pub fn render(report: &Report) -> Result<String, serde_json::Error> {
         .map(|id| {
             let (short, full) = describe(id);
             let help = if *id == REJECTION_RULE {
-                "fix the object so that its pod spec has the shape Kubernetes expects"
+                "fix the object so that its pod spec has the shape Kubernetes expects".to_owned()
             } else {
-                super::message::fix(id, "")
+                super::message::fix(id, "", "")
             };
             json!({
                 "id": id,

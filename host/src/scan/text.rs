@@ -11,55 +11,9 @@
 
 use std::fmt::Write as _;
 
+use super::message::Violation;
 use super::{Entry, Finding, ObjectResult, Outcome, Report, Status, Summary, document_label};
-
-/// ANSI styles, or none.
-#[derive(Debug, Clone, Copy)]
-struct Style {
-    color: bool,
-}
-
-impl Style {
-    fn paint(self, code: &str, text: &str) -> String {
-        if self.color {
-            format!("\u{1b}[{code}m{text}\u{1b}[0m")
-        } else {
-            text.to_owned()
-        }
-    }
-    fn red(self, text: &str) -> String {
-        self.paint("1;31", text)
-    }
-    fn yellow(self, text: &str) -> String {
-        self.paint("1;33", text)
-    }
-    fn green(self, text: &str) -> String {
-        self.paint("32", text)
-    }
-    fn bold(self, text: &str) -> String {
-        self.paint("1", text)
-    }
-    fn dim(self, text: &str) -> String {
-        self.paint("2", text)
-    }
-}
-
-/// Control characters written as escapes, so that nothing from a manifest
-/// or a message can start a line or move the cursor.
-fn clean(text: &str) -> String {
-    if !text.chars().any(char::is_control) {
-        return text.to_owned();
-    }
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}
+use crate::terminal::{Style, clean};
 
 /// The whole report, ending with a newline.
 pub fn render(report: &Report, color: bool) -> String {
@@ -146,16 +100,26 @@ fn object_block(out: &mut String, report: &Report, object: &ObjectResult, style:
 /// `  deny  path "image" (normalized)  line N`, then the reason with its
 /// rule, then the fix.
 fn finding_lines(out: &mut String, finding: &Finding, label: &str, style: Style) {
+    let line = style.dim(&format!("line {}", finding.line));
+    match &finding.violation {
+        Some(violation) => violation_lines(out, violation, label, &line, style),
+        None => {
+            let _ = writeln!(out, "  {label}  {}  {line}", clean(&finding.text));
+        }
+    }
+}
+
+/// One violation for people: `  LABEL  path "image" (normalized)  WHERE`,
+/// then the reason and its `[rule]`, then `fix: …`. `scan` gives the file
+/// line as `place`; `run -o text` gives nothing.
+pub fn violation_lines(
+    out: &mut String,
+    violation: &Violation,
+    label: &str,
+    place: &str,
+    style: Style,
+) {
     let indent = "        ";
-    let Some(violation) = &finding.violation else {
-        let _ = writeln!(
-            out,
-            "  {label}  {}  {}",
-            clean(&finding.text),
-            style.dim(&format!("line {}", finding.line))
-        );
-        return;
-    };
     let mut subject = violation.path.clone();
     if let Some(image) = &violation.image {
         let _ = write!(subject, " {}", serde_json::Value::String(image.clone()));
@@ -163,21 +127,20 @@ fn finding_lines(out: &mut String, finding: &Finding, label: &str, style: Style)
             let _ = write!(subject, " ({normalized})");
         }
     }
-    let _ = writeln!(
-        out,
-        "  {label}  {}  {}",
-        clean(&subject),
-        style.dim(&format!("line {}", finding.line))
-    );
+    let subject = clean(&subject);
+    if place.is_empty() {
+        let _ = writeln!(out, "  {label}  {subject}");
+    } else {
+        let _ = writeln!(out, "  {label}  {subject}  {place}");
+    }
     let _ = writeln!(
         out,
         "{indent}{} {}",
         clean(&violation.reason),
         style.dim(&format!("[{}]", violation.rule))
     );
-    if let Some(fix) = finding.fix() {
-        let _ = writeln!(out, "{indent}fix: {}", style.green(fix));
-    }
+    let fix = super::message::fix(&violation.rule, &violation.reason, &violation.path);
+    let _ = writeln!(out, "{indent}fix: {}", style.green(&fix));
 }
 
 /// `scanned 21 objects in 8 files: 3 rejected, 1 warned, 11 allowed, 6 skipped; 1 error`.
@@ -219,12 +182,6 @@ fn summary_line(summary: &Summary, style: Style) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn control_characters_are_escaped() {
-        assert_eq!(clean("a\nb\u{1b}[31m"), "a\\nb\\u{1b}[31m");
-        assert_eq!(clean("plain"), "plain");
-    }
 
     #[test]
     fn colours_only_when_asked() {
