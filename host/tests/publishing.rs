@@ -416,7 +416,7 @@ fn push_refuses_an_unannotated_module_before_any_network() {
 
 #[test]
 fn registry_references_are_checked_and_unreachable_registries_named() {
-    let (code, stderr) = imagegate(&["pull", "127.0.0.1:1/p/imagegate:v1"]);
+    let (code, stderr) = imagegate(&["pull", "https://127.0.0.1:1/p/imagegate:v1"]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(
         stderr.contains("is not a registry reference: write registry://HOST[:PORT]/REPOSITORY:TAG"),
