@@ -172,12 +172,12 @@ verdict() {
   [[ "$stderr" == *'kind "ConfigMap" is not one of K8sAllowedRepos, K8sDisallowedTags, K8sImageDigests: left out'* ]]
 }
 
-@test "scan --format policyreport: one PolicyReport per namespace, valid against the wgpolicyk8s.io/v1alpha2 schema" {
+@test "scan -o policyreport: one PolicyReport per namespace, valid against the wgpolicyk8s.io/v1alpha2 schema" {
   cd "$ROOT"
   run --separate-stderr env SOURCE_DATE_EPOCH=1700000000 "$IMAGEGATE" scan --policy "$POLICY" \
-    --settings testdata/settings/scan.yaml testdata/scan --format policyreport
+    --settings testdata/settings/scan.yaml testdata/scan -o policyreport
   echo "$output" | head -80
-  [ "$status" -eq 1 ]
+  [ "$status" -eq 2 ]
   "${VENV:-$ROOT/target/venv}/bin/python" testdata/policyreport/validate.py <<<"$output"
   [ "$(jq -r '.items[] | select(.kind == "PolicyReport") | .metadata.namespace' <<<"$output" | sort -u | wc -l)" -ge 2 ]
   jq -e '.items[] | select(.kind == "PolicyReport" and .metadata.namespace == "shop") | .results[]
@@ -195,7 +195,7 @@ verdict() {
   run --separate-stderr "$IMAGEGATE" scan --policy "$POLICY" --settings "$BATS_TEST_TMPDIR/settings.yaml" \
     --format json - <testdata/import/cluster-dump.json
   echo "$output" | jq -c '.objects[] | [.kind, .namespace, .name, .status, .skipped]'
-  [ "$status" -eq 1 ]
+  [ "$status" -eq 3 ]
   # The Deployment is checked; its ReplicaSet and Pods are skipped, naming the owner.
   [ "$(jq -r '.objects[] | select(.name == "worker") | .status' <<<"$output")" = "rejected" ]
   [ "$(jq -r '.objects[] | select(.name == "worker-5c9f7") | .skipped' <<<"$output")" = "created by Deployment/worker, which is checked" ]
