@@ -157,7 +157,7 @@ fn images_to_compare(args: &ImportArgs) -> anyhow::Result<Vec<Image>> {
         images.extend(compare::image_lines(&text, path));
     }
     if !args.scan.is_empty() {
-        let read = inputs::read(&args.scan);
+        let read = inputs::read(&args.scan, inputs::STDIN_NAME);
         for found in read.found {
             match found {
                 Found::Object(object) => {
