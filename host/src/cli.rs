@@ -717,7 +717,15 @@ mod tests {
     use super::*;
 
     /// The subcommands whose output has a format (`-o/--output`).
-    const WITH_FORMAT: [&str; 6] = ["run", "inspect", "push", "pull", "scan", "check-settings"];
+    const WITH_FORMAT: [&str; 7] = [
+        "run",
+        "inspect",
+        "push",
+        "pull",
+        "scan",
+        "check-settings",
+        "import",
+    ];
 
     fn subcommands() -> Vec<clap::Command> {
         let mut cli = Cli::command();

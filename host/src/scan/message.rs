@@ -260,6 +260,13 @@ fn general_fix(rule: &str) -> &'static str {
 
 /// The fix for one known reason of `rule`, `None` for others.
 fn specific_fix(rule: &str, reason: &str, path: &str) -> Option<String> {
+    // An untagged image's tag reason starts by saying where `latest` came
+    // from ("no tag was written, so the runtime pulls latest; tag latest is
+    // rejected"): the fix depends on what follows.
+    let (untagged, reason) = match reason.split_once("; ") {
+        Some((implied, rest)) if implied.starts_with("no tag was written") => (true, rest),
+        _ => (false, reason),
+    };
     let has = |text: &str| reason.contains(text);
     let fix = match rule {
         "source" if rejected_by(reason).is_some() => {
@@ -275,7 +282,7 @@ fn specific_fix(rule: &str, reason: &str, path: &str) -> Option<String> {
             "use an image from a trusted source, or add its registry, repository or image to \
              registries.allow, repositories.allow or images.allow"
         }
-        "tag" if has("no tag is written") => {
+        "tag" if has("no tag is written") || (untagged && has("write a tag or a digest")) => {
             "write a tag (or a digest) on the image: without one the runtime pulls latest"
         }
         "tag" if reason.starts_with("tag ") && has(" is rejected") => {
@@ -602,6 +609,24 @@ mod tests {
             "spec.containers[0].image",
             "no tag is written, so the image runs as latest; write a tag or a digest",
             "write a tag",
+        ),
+        (
+            "tag",
+            "spec.containers[0].image",
+            "no tag was written, so the runtime pulls latest; write a tag or a digest",
+            "write a tag",
+        ),
+        (
+            "tag",
+            "spec.containers[0].image",
+            "no tag was written, so the runtime pulls latest; tag latest is rejected",
+            "tags.reject does not match",
+        ),
+        (
+            "tag",
+            "spec.containers[0].image",
+            "no tag was written, so the runtime pulls latest; tag latest is not allowed (allowed: \"v*\")",
+            "tags.allow matches",
         ),
         (
             "reference",
