@@ -116,6 +116,16 @@ impl Import {
         let setting = self
             .settings
             .push(section, value, change.as_ref().map(|c| c.1.clone()));
+        self.note_change(setting, source, change);
+    }
+
+    /// Records a changed meaning as a difference naming the setting written.
+    fn note_change(
+        &mut self,
+        setting: String,
+        source: &str,
+        change: Option<(&'static str, String)>,
+    ) {
         if let Some((reason, message)) = change {
             self.differences.push(Difference {
                 change: Change::Changed,
@@ -138,15 +148,7 @@ impl Import {
         let setting = self
             .settings
             .set(path, value, change.as_ref().map(|c| c.1.clone()));
-        if let Some((reason, message)) = change {
-            self.differences.push(Difference {
-                change: Change::Changed,
-                reason,
-                source: source.to_owned(),
-                setting: Some(setting),
-                message,
-            });
-        }
+        self.note_change(setting, source, change);
     }
 
     /// Says what was left out, and why.

@@ -554,7 +554,7 @@ mod tests {
 
     /// Each rule id and reason the policy writes (policy/src/rules), with
     /// the part of the fix that changes the verdict.
-    const REASONS: [(&str, &str, &str, &str); 22] = [
+    const REASONS: [(&str, &str, &str, &str); 25] = [
         (
             "source",
             "spec.containers[0].image",
