@@ -12,6 +12,7 @@ mod capabilities;
 mod cli;
 mod commands;
 mod docker_config;
+mod exit_code;
 mod files;
 mod import;
 mod input;

@@ -37,9 +37,7 @@ use crate::runtime::{Instance, LoadError, Policy, RuntimeOptions};
 use crate::verify::SignatureOptions;
 use crate::verify::cache::CacheStats;
 
-/// The exit code of "images rejected" (`scan`, `run -o text`): apart from
-/// 1, settings not valid, so that a CI job can tell the two apart.
-pub const REJECTED: u8 = 3;
+pub use crate::exit_code::REJECTED;
 
 /// Runs the command.
 pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {

@@ -232,9 +232,9 @@ impl Report {
     pub fn exit_code(&self) -> u8 {
         let summary = self.summary();
         if summary.errors > 0 {
-            2
+            crate::exit_code::INPUT_ERROR
         } else if summary.rejected > 0 {
-            crate::commands::REJECTED
+            crate::exit_code::REJECTED
         } else {
             0
         }
