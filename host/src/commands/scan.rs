@@ -404,6 +404,7 @@ fn check(
     evaluator: &mut Evaluator<'_>,
 ) -> anyhow::Result<ObjectResult> {
     let prefix = object.path_prefix();
+    let item_text = object.text.clone();
     let at = object.at;
     let api_version = text_field(&object.object, "apiVersion");
     let kind = text_field(&object.object, "kind");
@@ -432,6 +433,11 @@ fn check(
     };
 
     let line_of = |path: &str| {
+        if let (Some(text), Some(document)) = (&item_text, document) {
+            return document
+                .item_line_of(text.clone(), at.line, path)
+                .unwrap_or(at.line);
+        }
         let full = if prefix.is_empty() {
             path.to_owned()
         } else {
