@@ -3,8 +3,9 @@
 # `kubectl get pods,deployments,replicasets -A -o json` shaped List of N
 # objects (default 100,000: one Deployment, one ReplicaSet it owns and
 # three Pods the ReplicaSet owns, per workload; one workload in ten with an
-# untrusted image), scanned once from stdin with --format json; prints the
-# wall time, CPU time, objects/s and peak RSS (GNU time).
+# untrusted image), scanned from stdin with --format json, with --jobs 1 and
+# with the default (one worker per core); prints the wall time, CPU time and
+# peak RSS (GNU time) of each.
 #
 #   scripts/bench-scan-scale.sh [N]
 #   IMAGEGATE=target/release/imagegate POLICY=policy.wasm SETTINGS=testdata/settings/bench.yaml
@@ -51,6 +52,13 @@ while written < n:
 out.write("]}\n")
 PY
 echo "dump: $N objects, $(du -h "$dump" | cut -f1)"
-/usr/bin/time -f "wall %e s, user %U s, system %S s, peak RSS %M KiB" \
-  "$IMAGEGATE" scan --policy "$POLICY" --settings "$SETTINGS" --format json - <"$dump" \
-  | jq -r '.summary | "objects \(.objects): \(.rejected) rejected, \(.allowed) allowed, \(.skipped) skipped (created by a checked owner)"' || true
+# The same dump with one worker, then with the default (one per core): the
+# ratio of the two is what the machine's load affects least.
+for jobs in 1 default; do
+  args=()
+  [ "$jobs" = default ] || args=(--jobs "$jobs")
+  echo "--jobs $jobs (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+  /usr/bin/time -f "wall %e s, user %U s, system %S s, peak RSS %M KiB" \
+    "$IMAGEGATE" scan --policy "$POLICY" --settings "$SETTINGS" --format json "${args[@]}" - <"$dump" \
+    | jq -r '.summary | "objects \(.objects): \(.rejected) rejected, \(.allowed) allowed, \(.skipped) skipped (created by a checked owner)"' || true
+done

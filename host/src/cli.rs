@@ -463,6 +463,12 @@ pub struct ScanArgs {
     #[arg(long, value_name = "NAME")]
     pub stdin_filename: Option<String>,
 
+    /// Objects evaluated at once, each thread with its own policy instance
+    /// (default: the number of cores). The report is the same for any N.
+    #[arg(long, short = 'j', value_name = "N",
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub jobs: Option<u16>,
+
     #[command(flatten)]
     pub host: HostArgs,
 

@@ -737,6 +737,62 @@ fn counting_guest() -> Vec<u8> {
 }
 
 #[test]
+fn json_list_items_report_the_lines_of_their_images() {
+    // Brackets and quotes inside strings must not move an item's lines.
+    let list = "{\"apiVersion\": \"v1\", \"kind\": \"List\",\n\
+                 \"metadata\": {\"note\": \"]} \\\" {[\"},\n\
+                 \"items\": [\n\
+                 {\"apiVersion\": \"v1\", \"kind\": \"Pod\",\n\
+                 \"metadata\": {\"name\": \"ok\", \"namespace\": \"t\"},\n\
+                 \"spec\": {\"containers\": [{\"name\": \"a\", \"image\": \"quay.io/a/b:1\"}]}},\n\
+                 {\"apiVersion\": \"v1\", \"kind\": \"Pod\",\n\
+                 \"metadata\": {\"name\": \"bad\", \"namespace\": \"t\"},\n\
+                 \"spec\": {\"containers\": [\n\
+                 {\"name\": \"a\",\n\
+                 \"image\": \"evil.example/x:1\"}]}}\n\
+                 ]}\n";
+    let run = scan(
+        &["-"],
+        &["-o", "json", "--jobs", "2"],
+        Some(list.as_bytes()),
+    );
+    assert_eq!(run.code, 3);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    let objects = report["objects"].as_array().unwrap();
+    assert_eq!(objects[0]["line"], 4, "{}", objects[0]);
+    assert_eq!(objects[1]["line"], 7, "{}", objects[1]);
+    assert_eq!(objects[1]["violations"][0]["line"], 11, "{}", objects[1]);
+}
+
+#[test]
+fn any_number_of_jobs_gives_the_same_report() {
+    for format in ["text", "json", "sarif", "junit", "policyreport"] {
+        let one = scan(&["testdata/scan"], &["-o", format, "--jobs", "1"], None);
+        let four = scan(&["testdata/scan"], &["-o", format, "--jobs", "4"], None);
+        let default = scan(&["testdata/scan"], &["-o", format], None);
+        assert!(!one.stdout.is_empty(), "{format}: empty report");
+        assert_eq!(
+            one.stdout, four.stdout,
+            "{format}: --jobs 4 differs from --jobs 1"
+        );
+        assert_eq!(
+            one.stdout, default.stdout,
+            "{format}: default --jobs differs"
+        );
+        assert_eq!((one.code, one.stderr), (four.code, four.stderr), "{format}");
+    }
+}
+
+#[test]
+fn jobs_must_be_a_positive_count() {
+    for jobs in ["0", "two", "1025"] {
+        let run = scan(&["testdata/scan"], &["--jobs", jobs], None);
+        assert_eq!(run.code, 2, "--jobs {jobs}");
+        assert!(run.stderr.contains("--jobs"), "{}", run.stderr);
+    }
+}
+
+#[test]
 fn one_instance_for_all_objects_and_a_new_one_after_a_trap() {
     let dir = TempDir::new("instances");
     let policy = dir.file("counting.wasm", counting_guest());
@@ -763,6 +819,9 @@ fn one_instance_for_all_objects_and_a_new_one_after_a_trap() {
             &policy,
             "--format",
             "json",
+            // One worker: the instance sees every object in order.
+            "--jobs",
+            "1",
         ],
         None,
     );

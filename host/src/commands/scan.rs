@@ -10,9 +10,11 @@
 //!    read).
 //! 3. Each object of a kind the policy checks is wrapped as a CREATE request
 //!    exactly as `run` wraps a plain object (`input::wrap_object`) and goes
-//!    through `validate` in that same instance: the module caches its
-//!    compiled settings by their bytes, so each call costs an evaluation,
-//!    not a settings parse. When a call fails (a trap, the time or memory
+//!    through `validate` on one of `--jobs` worker threads (default: the
+//!    number of cores), each with its own instance of the one compiled
+//!    module: the module caches its compiled settings by their bytes, so
+//!    each call costs an evaluation, not a settings parse. Results go back
+//!    to their object's place, so the report does not depend on `--jobs`. When a call fails (a trap, the time or memory
 //!    limit), the object is reported as an error and a fresh instance takes
 //!    over. Other kinds are skipped, and so is an object a controller in
 //!    the input created (a Pod of a ReplicaSet of a Deployment, in a
@@ -65,12 +67,17 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
         .spawn(move || inputs::read(&paths, &stdin_name))
         .context("cannot start a thread")?;
     let policy_path = args.policy.policy.as_path();
-    let mut policy = load_policy_from(
-        &args.policy,
-        &args.host.registry,
-        args.limits
-            .runtime_options(args.host.offline, LogSink::Stderr),
-    )?;
+    let jobs = args.jobs.map_or_else(
+        || std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+        usize::from,
+    );
+    let mut options = args
+        .limits
+        .runtime_options(args.host.offline, LogSink::Stderr);
+    // One instance per worker, as many again replacing ones that trapped.
+    options.max_instances =
+        u32::try_from(jobs.saturating_mul(2).saturating_add(1)).unwrap_or(u32::MAX);
+    let mut policy = load_policy_from(&args.policy, &args.host.registry, options)?;
     if let Some(provider) = provider {
         policy.set_provider(provider);
     }
@@ -91,14 +98,14 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
             args.paths.join(", ")
         );
     }
-    let mut evaluator = Evaluator {
+    let evaluator = Evaluator {
         policy: &policy,
         policy_path,
         instance,
         settings,
         payload: Vec::new(),
     };
-    let report = evaluate(inputs, &mut evaluator)?;
+    let report = evaluate(inputs, evaluator, jobs)?;
 
     let rendered = match args.output {
         ScanFormat::Text => text::render(&report, use_color()),
@@ -137,7 +144,7 @@ fn one_stdin_reader(args: &ScanArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The policy instance every object goes through.
+/// A policy instance objects go through: one per worker thread.
 struct Evaluator<'a> {
     policy: &'a Policy,
     policy_path: &'a Path,
@@ -148,7 +155,18 @@ struct Evaluator<'a> {
     payload: Vec<u8>,
 }
 
-impl Evaluator<'_> {
+impl<'a> Evaluator<'a> {
+    /// Another evaluator with a fresh instance of the same compiled module.
+    fn another(&self) -> anyhow::Result<Evaluator<'a>> {
+        Ok(Evaluator {
+            policy: self.policy,
+            policy_path: self.policy_path,
+            instance: start(self.policy, self.policy_path)?,
+            settings: self.settings.clone(),
+            payload: Vec::new(),
+        })
+    }
+
     /// `validate` for one request. A failed call replaces the instance (its
     /// state cannot be trusted after a trap); the failure is the object's.
     fn validate(&mut self, request: &Value) -> anyhow::Result<Result<ValidationResponse, String>> {
@@ -211,21 +229,23 @@ fn text_field(object: &Map<String, Value>, key: &str) -> Option<String> {
     object.get(key).and_then(Value::as_str).map(str::to_owned)
 }
 
-/// Every object through the policy, in input order.
-fn evaluate(inputs: Inputs, evaluator: &mut Evaluator<'_>) -> anyhow::Result<Report> {
+/// Every object through the policy; the report is in input order whatever
+/// the number of workers.
+///
+/// Skipped objects and input errors take their place in the report at once;
+/// the objects to evaluate go to `jobs` worker threads, each with its own
+/// instance, which take the next object as they finish one (objects differ
+/// in cost). Each result goes back to its slot, so the report is identical
+/// to the single-threaded one.
+fn evaluate(inputs: Inputs, evaluator: Evaluator<'_>, jobs: usize) -> anyhow::Result<Report> {
     let Inputs {
         files,
         documents,
         found,
     } = inputs;
     let present = checked_objects(&found);
-    let total = found
-        .iter()
-        .filter(|f| matches!(f, Found::Object(o) if is_checked(&o.object)))
-        .count();
-    let mut progress = Progress::new(total);
-    let mut done = 0;
-    let mut entries = Vec::with_capacity(found.len());
+    let mut slots: Vec<Option<Entry>> = Vec::with_capacity(found.len());
+    let mut work: Vec<(usize, Object)> = Vec::new();
     for item in found {
         let owner = match &item {
             Found::Object(object) => checked_owner(&object.object, &present),
@@ -264,15 +284,68 @@ fn evaluate(inputs: Inputs, evaluator: &mut Evaluator<'_>) -> anyhow::Result<Rep
                 )),
             }),
             Found::Object(object) => {
-                done += 1;
-                progress.tick(done);
-                let document = documents.get(object.at.document);
-                Entry::Object(check(object, document, evaluator)?)
+                work.push((slots.len(), object));
+                slots.push(None);
+                continue;
             }
         };
-        entries.push(entry);
+        slots.push(Some(entry));
     }
+    drop(present);
+
+    let mut progress = Progress::new(work.len());
+    // No more workers than objects: each costs an instance.
+    let jobs = jobs.clamp(1, work.len().max(1));
+    let mut evaluators = Vec::with_capacity(jobs);
+    for _ in 1..jobs {
+        evaluators.push(evaluator.another()?);
+    }
+    evaluators.push(evaluator);
+    let queue = std::sync::Mutex::new(work.into_iter());
+    let documents = &documents;
+    let outcome = std::thread::scope(|scope| -> anyhow::Result<()> {
+        let (results, received) =
+            std::sync::mpsc::channel::<anyhow::Result<(usize, ObjectResult)>>();
+        for mut evaluator in evaluators {
+            let results = results.clone();
+            let queue = &queue;
+            std::thread::Builder::new()
+                .name("imagegate-scan".into())
+                .spawn_scoped(scope, move || {
+                    loop {
+                        // The lock is held only to take the next object.
+                        let next = queue.lock().map(|mut q| q.next());
+                        let Ok(Some((slot, object))) = next else {
+                            return;
+                        };
+                        let document = documents.get(object.at.document);
+                        let result = check(object, document, &mut evaluator).map(|r| (slot, r));
+                        let failed = result.is_err();
+                        if results.send(result).is_err() || failed {
+                            return;
+                        }
+                    }
+                })
+                .context("cannot start a thread")?;
+        }
+        drop(results);
+        let mut done = 0;
+        for result in received {
+            let (slot, result) = result?;
+            slots[slot] = Some(Entry::Object(result));
+            done += 1;
+            progress.tick(done);
+        }
+        Ok(())
+    });
     progress.finish();
+    // On an error the receiver is gone, so each worker stops after its
+    // current object; the scope has joined them all by here.
+    outcome?;
+    let entries = slots
+        .into_iter()
+        .collect::<Option<Vec<Entry>>>()
+        .context("an object was not evaluated")?;
     Ok(Report {
         files,
         document_numbers: documents.iter().map(|d| d.index).collect(),
@@ -331,6 +404,7 @@ fn check(
     evaluator: &mut Evaluator<'_>,
 ) -> anyhow::Result<ObjectResult> {
     let prefix = object.path_prefix();
+    let item_text = object.text.clone();
     let at = object.at;
     let api_version = text_field(&object.object, "apiVersion");
     let kind = text_field(&object.object, "kind");
@@ -359,6 +433,11 @@ fn check(
     };
 
     let line_of = |path: &str| {
+        if let (Some(text), Some(document)) = (&item_text, document) {
+            return document
+                .item_line_of(text.clone(), at.line, path)
+                .unwrap_or(at.line);
+        }
         let full = if prefix.is_empty() {
             path.to_owned()
         } else {

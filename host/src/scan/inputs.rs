@@ -93,6 +93,26 @@ pub struct Object {
     pub at: At,
     /// The object.
     pub object: Map<String, Value>,
+    /// For an item of a JSON list: its bytes in the document's text, so the
+    /// lines of its findings come from indexing that text alone.
+    pub text: Option<std::ops::Range<usize>>,
+}
+
+impl Document {
+    /// The file line of `path` inside the list item at `text`, which starts
+    /// on file line `line`: only the item's text is indexed, not the whole
+    /// list, so each worker indexes the items it evaluates.
+    pub fn item_line_of(
+        &self,
+        text: std::ops::Range<usize>,
+        line: usize,
+        path: &str,
+    ) -> Option<usize> {
+        let item = self.text.get(text)?;
+        Lines::index(item)
+            .nearest(path)
+            .map(|within| within + line - 1)
+    }
 }
 
 impl Object {
@@ -263,7 +283,11 @@ impl Inputs {
             Value::Null => {}
             Value::Object(map) if is_list(&map) => self.add_list(at, map),
             Value::Object(map) if is_object(&map) => {
-                self.found.push(Found::Object(Object { at, object: map }));
+                self.found.push(Found::Object(Object {
+                    at,
+                    object: map,
+                    text: None,
+                }));
             }
             other => self.found.push(Found::NotObject {
                 at,
@@ -287,10 +311,19 @@ impl Inputs {
             return;
         };
         let document = &self.documents[at.document];
+        // The items of a JSON list are found by a bracket scan of the text:
+        // indexing every field of a 46 MB list for its items' lines took
+        // most of a large scan's time and memory. When the scan does not
+        // find as many items as were parsed, the index is used as before.
+        let spans = json_list_items(&document.text).filter(|s| s.len() == items.len());
         for (index, item) in items.into_iter().enumerate() {
-            let line = document
-                .line_of(&format!("items[{index}]"))
-                .unwrap_or(at.line);
+            let span = spans.as_ref().and_then(|s| s.get(index)).cloned();
+            let line = match &span {
+                Some(span) => span.line + document.line_offset,
+                None => document
+                    .line_of(&format!("items[{index}]"))
+                    .unwrap_or(at.line),
+            };
             let at = At {
                 item: Some(index),
                 line,
@@ -308,7 +341,11 @@ impl Inputs {
                         }
                     }
                     if is_object(&map) {
-                        self.found.push(Found::Object(Object { at, object: map }));
+                        self.found.push(Found::Object(Object {
+                            at,
+                            object: map,
+                            text: span.map(|s| s.bytes),
+                        }));
                     } else {
                         self.found.push(Found::NotObject {
                             at,
@@ -323,6 +360,104 @@ impl Inputs {
             }
         }
     }
+}
+
+/// An item of a JSON list: its bytes and its first line (1-based, in the
+/// document's text).
+#[derive(Debug, Clone)]
+struct ItemSpan {
+    bytes: std::ops::Range<usize>,
+    line: usize,
+}
+
+/// The items of the top-level `"items": [...]` of a JSON document, by a scan
+/// of brackets and strings (no parse: the document was parsed already). An
+/// item that is not an object or array gets an empty span, so indices still
+/// match. `None` when the text is not a JSON object with one such key.
+fn json_list_items(text: &str) -> Option<Vec<ItemSpan>> {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut line = 1;
+    let mut i = 0;
+    // The last key at depth 1, and whether its `:` was read.
+    let mut key: Option<std::ops::Range<usize>> = None;
+    let mut after_colon = false;
+    let mut items: Option<Vec<ItemSpan>> = None;
+    let mut in_items = false;
+    let mut item_start: Option<(usize, usize)> = None;
+    let mut done = None;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match b {
+            b'\n' => line += 1,
+            b'"' => {
+                let start = i;
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    if bytes[i] == b'\\' {
+                        i += 1;
+                    } else if bytes[i] == b'\n' {
+                        return None;
+                    }
+                    i += 1;
+                }
+                if depth == 1 && !after_colon {
+                    key = Some(start + 1..i);
+                }
+                if in_items && depth == 2 {
+                    items.as_mut()?.push(ItemSpan {
+                        bytes: start..start,
+                        line,
+                    });
+                }
+            }
+            b':' if depth == 1 => after_colon = true,
+            b',' if depth == 1 => {
+                after_colon = false;
+                key = None;
+            }
+            b'{' | b'[' => {
+                if depth == 1 && after_colon && b == b'[' {
+                    if key.clone().and_then(|k| text.get(k)) == Some("items") {
+                        if items.is_some() || done.is_some() {
+                            return None; // two `items` keys
+                        }
+                        items = Some(Vec::new());
+                        in_items = true;
+                    }
+                } else if in_items && depth == 2 {
+                    item_start = Some((i, line));
+                }
+                depth += 1;
+            }
+            b'}' | b']' => {
+                depth = depth.checked_sub(1)?;
+                if in_items && depth == 2 {
+                    let (start, first) = item_start.take()?;
+                    items.as_mut()?.push(ItemSpan {
+                        bytes: start..i + 1,
+                        line: first,
+                    });
+                } else if in_items && depth == 1 {
+                    in_items = false;
+                    done = items.take();
+                }
+            }
+            b' ' | b'\t' | b'\r' | b',' | b':' => {}
+            _ if in_items && depth == 2 => {
+                // A number, true, false or null: skip to its end.
+                items.as_mut()?.push(ItemSpan { bytes: i..i, line });
+                while i + 1 < bytes.len()
+                    && !matches!(bytes[i + 1], b',' | b']' | b' ' | b'\n' | b'\r' | b'\t')
+                {
+                    i += 1;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    done
 }
 
 /// `apiVersion` and `kind` are strings.
@@ -487,6 +622,30 @@ fn yaml_message(error: &serde_saphyr::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_list_items_are_found_by_their_brackets() {
+        let text = "{\"kind\": \"List\", \"note\": \"[{\\\"items\\\": [\",\n \"metadata\": {\"items\": [1]},\n \"items\": [\n  {\"a\": \"}]\"},\n  7, \"s\", null,\n  [1, {\"b\": 2}]\n]}";
+        let items = json_list_items(text).expect("items found");
+        let found: Vec<(&str, usize)> = items
+            .iter()
+            .map(|i| (&text[i.bytes.clone()], i.line))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("{\"a\": \"}]\"}", 4),
+                ("", 5),
+                ("", 5),
+                ("", 5),
+                ("[1, {\"b\": 2}]", 6)
+            ]
+        );
+        let parsed: Value = serde_json::from_str(text).unwrap();
+        assert_eq!(parsed["items"].as_array().unwrap().len(), items.len());
+        assert!(json_list_items("{\"items\": [], \"items\": []}").is_none());
+        assert!(json_list_items("{\"kind\": \"List\"}").is_none());
+    }
 
     #[test]
     fn documents_are_split_at_markers() {
